@@ -1,0 +1,413 @@
+package engine
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/shardscope/shardscope/storage"
+)
+
+// GetShardIterator returns an iterator positioned as the iterator type says.
+func (e *Engine) GetShardIterator(ctx context.Context, in GetShardIteratorInput) (string, error) {
+	var v validator
+	v.shardID(in.ShardID, "shardId", true)
+	if v.required(in.ShardIteratorType != "", "shardIteratorType") && !validIteratorType(in.ShardIteratorType) {
+		v.add(string(in.ShardIteratorType), "shardIteratorType", "Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]")
+	}
+	if in.StartingSequenceNumber != "" && !seqPattern.MatchString(in.StartingSequenceNumber) {
+		v.add(in.StartingSequenceNumber, "startingSequenceNumber", "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})")
+	}
+	if err := v.err(); err != nil {
+		return "", err
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	s, err := e.forData(in.StreamRef)
+	if err != nil {
+		return "", err
+	}
+	sh := s.shardByID(in.ShardID)
+	if sh == nil {
+		return "", e.shardNotFound(s.name, in.ShardID)
+	}
+	now := e.clock.Now()
+	if !e.opts.DisableLimits && !sh.iteratorCalls.AllowN(now, 1) {
+		return "", newError(ProvisionedThroughputExceededException, "%s", e.throttleMessage(s, sh))
+	}
+	pos, err := e.position(s, sh, StartingPosition{Type: in.ShardIteratorType, SequenceNumber: in.StartingSequenceNumber, Timestamp: in.Timestamp}, now)
+	if err != nil {
+		return "", err
+	}
+	return e.signer.encodeIterator(iterator{stream: s.name, created: s.created.UnixMilli(), shard: sh.index, pos: pos, issuedMs: now.UnixMilli()}), nil
+}
+
+func validIteratorType(t IteratorType) bool {
+	switch t {
+	case AtSequenceNumber, AfterSequenceNumber, TrimHorizon, Latest, AtTimestamp:
+		return true
+	}
+	return false
+}
+
+// position turns a starting position into the next position to read.
+// e.mu is held.
+func (e *Engine) position(s *stream, sh *shard, p StartingPosition, now time.Time) (uint64, error) {
+	sh.mu.Lock()
+	closed, ending, assigned := sh.closed, sh.endingPos, sh.nextPos-1
+	sh.mu.Unlock()
+	tip := sh.visible.Load()
+	if closed {
+		tip = ending + 1
+	}
+	cutoff := now.Add(-time.Duration(s.retention) * time.Hour).UnixMilli()
+	seek := func(ms int64) (uint64, error) {
+		pos, ok, err := e.db.SeekArrival(sh.ref, ms)
+		if err != nil {
+			return 0, internalError(err)
+		}
+		if !ok {
+			return tip, nil
+		}
+		return pos, nil
+	}
+	switch p.Type {
+	case TrimHorizon:
+		return seek(cutoff)
+	case Latest:
+		return tip, nil
+	case AtTimestamp:
+		if p.Timestamp.IsZero() {
+			return 0, newError(InvalidArgumentException, "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.")
+		}
+		return seek(max(p.Timestamp.UnixMilli(), cutoff))
+	case AtSequenceNumber, AfterSequenceNumber:
+		if p.SequenceNumber == "" {
+			return 0, newError(InvalidArgumentException, "Must specify StartingSequenceNumber for iterator of type %s.", p.Type)
+		}
+		idx, pos, err := parseSeq(p.SequenceNumber)
+		if err != nil {
+			return 0, newError(InvalidArgumentException, "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid.", p.SequenceNumber, sh.id, s.name, e.opts.AccountID)
+		}
+		if idx != sh.index {
+			return 0, newError(InvalidArgumentException, "Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard with %s", shardID(idx), sh.id)
+		}
+		limit := assigned
+		if closed {
+			limit = ending
+		}
+		if pos > limit {
+			return 0, newError(InvalidArgumentException, "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid because it did not come from this stream.", p.SequenceNumber, sh.id, s.name, e.opts.AccountID)
+		}
+		if p.Type == AfterSequenceNumber {
+			pos++
+		}
+		return max(pos, 1), nil
+	}
+	return 0, newError(InvalidArgumentException, "Unknown iterator type %s.", p.Type)
+}
+
+// GetRecords reads records from an iterator's position.
+func (e *Engine) GetRecords(ctx context.Context, in GetRecordsInput) (GetRecordsOutput, error) {
+	var v validator
+	if v.required(in.ShardIterator != "", "shardIterator") {
+		v.length(in.ShardIterator, "shardIterator", 1, 512)
+	}
+	if in.Limit < 0 {
+		v.intRange(in.Limit, "limit", 1, MaxGetRecordsLimit)
+	}
+	if err := v.err(); err != nil {
+		return GetRecordsOutput{}, err
+	}
+	if in.Limit > MaxGetRecordsLimit {
+		return GetRecordsOutput{}, newError(InvalidArgumentException, "Limit %d is greater than the maximum of %d.", in.Limit, MaxGetRecordsLimit)
+	}
+	limit := in.Limit
+	if limit == 0 {
+		limit = MaxGetRecordsLimit
+	}
+	it, ok := e.signer.decodeIterator(in.ShardIterator)
+	if !ok {
+		return GetRecordsOutput{}, newError(InvalidArgumentException, "Invalid ShardIterator.")
+	}
+	now := e.clock.Now()
+	if age := now.Sub(fromMs(it.issuedMs)); age > IteratorTTL {
+		return GetRecordsOutput{}, newError(ExpiredIteratorException, "Iterator expired. The iterator was created at time %s while right now it is %s which is further in the future than the tolerated delay of %d milliseconds.",
+			fromMs(it.issuedMs).UTC().Format("Mon Jan 02 15:04:05 UTC 2006"), now.UTC().Format("Mon Jan 02 15:04:05 UTC 2006"), IteratorTTL.Milliseconds())
+	}
+	view, err := e.view(StreamRef{StreamName: it.stream, StreamARN: in.StreamARN}, it.created, it.shard)
+	if err != nil {
+		return GetRecordsOutput{}, err
+	}
+	sh := view.sh
+	if !e.opts.DisableLimits {
+		if !sh.readCalls.AllowN(now, 1) || sh.readBytes.TokensAt(now) < 0 {
+			sh.metrics.add(now, Rate{ReadThrottled: 1})
+			return GetRecordsOutput{}, newError(ProvisionedThroughputExceededException, "%s", e.throttleMessage(&stream{name: it.stream}, sh))
+		}
+	}
+	b, err := e.readShard(view, it.pos, limit, now)
+	if err != nil {
+		return GetRecordsOutput{}, err
+	}
+	if !e.opts.DisableLimits {
+		// Reads are charged after the fact; a big read leaves the bucket in
+		// debt, so the next calls are throttled until it is repaid.
+		for left := b.bytes; left > 0; left -= ShardReadBytesPerSec {
+			sh.readBytes.ReserveN(now, int(min(left, ShardReadBytesPerSec)))
+		}
+	}
+	sh.metrics.add(now, Rate{ReadCalls: 1, RecordsOut: int64(len(b.records)), BytesOut: b.bytes})
+	out := GetRecordsOutput{Records: b.records, MillisBehindLatest: b.behind}
+	if b.end {
+		out.ChildShards = view.children
+	} else {
+		out.NextShardIterator = e.signer.encodeIterator(iterator{stream: it.stream, created: it.created, shard: it.shard, pos: b.next, issuedMs: now.UnixMilli()})
+	}
+	if out.Records == nil {
+		out.Records = []Record{}
+	}
+	return out, nil
+}
+
+// shardView is what a read needs of a shard, taken under the engine lock so
+// the storage read itself holds none.
+type shardView struct {
+	sh        *shard
+	stream    string
+	retention time.Duration
+	closed    bool
+	ending    uint64
+	children  []ChildShard
+}
+
+func (e *Engine) view(ref StreamRef, created int64, idx uint32) (shardView, error) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	s, err := e.forData(ref)
+	if err != nil {
+		return shardView{}, err
+	}
+	if created != 0 && s.created.UnixMilli() != created {
+		return shardView{}, e.notFound(s.name)
+	}
+	sh := s.shardByIndex(idx)
+	if sh == nil {
+		return shardView{}, e.shardNotFound(s.name, shardID(idx))
+	}
+	v := shardView{sh: sh, stream: s.name, retention: time.Duration(s.retention) * time.Hour}
+	sh.mu.Lock()
+	v.closed, v.ending = sh.closed, sh.endingPos
+	sh.mu.Unlock()
+	if v.closed {
+		v.children = s.children(sh.id)
+	}
+	return v, nil
+}
+
+type readBatch struct {
+	records []Record
+	bytes   int64
+	next    uint64
+	behind  int64
+	end     bool // a closed shard read to its end
+}
+
+// readShard reads visible, unexpired records from pos.
+func (e *Engine) readShard(v shardView, pos uint64, limit int, now time.Time) (readBatch, error) {
+	sh := v.sh
+	visible := sh.visible.Load()
+	cutoff := now.Add(-v.retention).UnixMilli()
+	out := readBatch{next: pos}
+	if pos < visible {
+		recs, err := e.db.Read(sh.ref, pos, limit+1, MaxGetRecordsBytes)
+		if err != nil {
+			return out, internalError(err)
+		}
+		if len(recs) > 0 && recs[0].Arrival < cutoff {
+			// Expired records the trimmer has not removed yet: jump past them.
+			p, ok, err := e.db.SeekArrival(sh.ref, cutoff)
+			if err != nil {
+				return out, internalError(err)
+			}
+			recs = nil
+			if ok {
+				if recs, err = e.db.Read(sh.ref, max(p, pos), limit+1, MaxGetRecordsBytes); err != nil {
+					return out, internalError(err)
+				}
+			} else {
+				out.next = max(pos, visible)
+			}
+		}
+		var lookahead *storage.Record
+		for i := range recs {
+			r := &recs[i]
+			if r.Position >= visible {
+				break
+			}
+			if len(out.records) == limit {
+				lookahead = r
+				break
+			}
+			out.records = append(out.records, toRecord(sh.index, r))
+			out.bytes += int64(len(r.Data) + len(r.PartitionKey))
+			out.next = r.Position + 1
+		}
+		if len(recs) == 0 && out.next == pos {
+			out.next = max(pos, visible) // nothing stored from pos: skip failed positions
+		}
+		if out.next < visible {
+			if lookahead == nil {
+				more, err := e.db.Read(sh.ref, out.next, 1, 0)
+				if err != nil {
+					return out, internalError(err)
+				}
+				if len(more) > 0 && more[0].Position < visible {
+					lookahead = &more[0]
+				}
+			}
+			if lookahead != nil {
+				out.behind = max(0, now.UnixMilli()-lookahead.Arrival)
+			}
+		}
+	}
+	if v.closed && out.next > v.ending && visible > v.ending {
+		out.end = true
+		out.behind = 0
+	}
+	return out, nil
+}
+
+func toRecord(shardIndex uint32, r *storage.Record) Record {
+	out := Record{
+		SequenceNumber:              formatSeq(shardIndex, r.Position),
+		ApproximateArrivalTimestamp: fromMs(r.Arrival),
+		Data:                        r.Data,
+		PartitionKey:                r.PartitionKey,
+		EncryptionType:              "NONE",
+	}
+	if len(r.ExplicitHashKey) == 16 {
+		out.ExplicitHashKey = HashKeyFromBytes([16]byte(r.ExplicitHashKey)).String()
+	}
+	if out.Data == nil {
+		out.Data = []byte{}
+	}
+	return out
+}
+
+// Subscription follows one shard from a position, woken by each commit on
+// the shard; it reads from storage, so a slow follower never holds up a writer.
+type Subscription struct {
+	e       *Engine
+	ref     StreamRef
+	created int64
+	shard   uint32
+	pos     uint64
+	done    chan struct{}
+	ended   bool
+	// MaxRecords bounds one event; default 10000.
+	MaxRecords int
+}
+
+// Subscribe starts following a shard. No throughput limit applies: it is
+// the in-process basis of the console's feed and of enhanced fan-out.
+func (e *Engine) Subscribe(ctx context.Context, in SubscribeInput) (*Subscription, error) {
+	var v validator
+	v.shardID(in.ShardID, "shardId", true)
+	if v.required(in.Position.Type != "", "startingPosition.type") && !validIteratorType(in.Position.Type) {
+		v.add(string(in.Position.Type), "startingPosition.type", "Member must satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, TRIM_HORIZON, LATEST, AT_TIMESTAMP]")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	s, err := e.forData(in.StreamRef)
+	if err != nil {
+		return nil, err
+	}
+	sh := s.shardByID(in.ShardID)
+	if sh == nil {
+		return nil, e.shardNotFound(s.name, in.ShardID)
+	}
+	pos, err := e.position(s, sh, in.Position, e.clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	sub := &Subscription{e: e, ref: StreamRef{StreamName: s.name}, created: s.created.UnixMilli(), shard: sh.index, pos: pos, done: make(chan struct{}), MaxRecords: MaxGetRecordsLimit}
+	sh.mu.Lock()
+	sh.subs[sub] = struct{}{}
+	sh.mu.Unlock()
+	return sub, nil
+}
+
+// Next waits for records after the subscription's position and returns
+// them. At the end of a closed shard it returns one event with the child
+// shards, then io.EOF.
+func (sub *Subscription) Next(ctx context.Context) (SubscriptionEvent, error) {
+	if sub.ended {
+		return SubscriptionEvent{}, io.EOF
+	}
+	for {
+		view, err := sub.e.view(sub.ref, sub.created, sub.shard)
+		if err != nil {
+			return SubscriptionEvent{}, err
+		}
+		wake := view.sh.waitChan()
+		now := sub.e.clock.Now()
+		b, err := sub.e.readShard(view, sub.pos, sub.MaxRecords, now)
+		if err != nil {
+			return SubscriptionEvent{}, err
+		}
+		sub.pos = b.next
+		if len(b.records) > 0 || b.end {
+			view.sh.metrics.add(now, Rate{RecordsOut: int64(len(b.records)), BytesOut: b.bytes})
+			ev := SubscriptionEvent{Records: b.records, MillisBehindLatest: b.behind, ContinuationSequenceNumber: formatSeq(sub.shard, b.next-1)}
+			if b.end {
+				ev.ChildShards = view.children
+				sub.ended = true
+				sub.Close()
+			}
+			return ev, nil
+		}
+		select {
+		case <-wake:
+		case <-sub.done:
+			return SubscriptionEvent{}, io.EOF
+		case <-ctx.Done():
+			return SubscriptionEvent{}, ctx.Err()
+		}
+	}
+}
+
+// Position returns the continuation sequence number: just before the next record.
+func (sub *Subscription) Position() string { return formatSeq(sub.shard, sub.pos-1) }
+
+// Close stops the subscription; a waiting Next returns io.EOF.
+func (sub *Subscription) Close() {
+	sub.e.mu.RLock()
+	s := sub.e.streams[sub.ref.StreamName]
+	var sh *shard
+	if s != nil {
+		sh = s.shardByIndex(sub.shard)
+	}
+	sub.e.mu.RUnlock()
+	if sh != nil {
+		sh.mu.Lock()
+		if _, ok := sh.subs[sub]; ok {
+			delete(sh.subs, sub)
+			close(sub.done)
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// closeSubscriptions ends every subscription of a shard that goes away.
+func (sh *shard) closeSubscriptions() {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for sub := range sh.subs {
+		close(sub.done)
+		delete(sh.subs, sub)
+	}
+}

@@ -1,0 +1,200 @@
+package engine
+
+import (
+	"time"
+)
+
+func (e *Engine) trimLoop() {
+	defer e.wg.Done()
+	t := time.NewTicker(e.opts.RetentionInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+			if err := e.ApplyRetention(e.clock.Now()); err != nil {
+				e.event(EventError, "", "", "retention: %v", err)
+			}
+		}
+	}
+}
+
+// ApplyRetention trims every record older than its stream's retention at
+// now, in bounded transactions, expires closed shards whose records are all
+// gone, and finishes deletions whose delay has passed. The background
+// trimmer calls it; tests and demos may call it to drive time.
+func (e *Engine) ApplyRetention(now time.Time) error {
+	type job struct {
+		s      *stream
+		shards []*shard
+		cutoff time.Time
+	}
+	var jobs []job
+	var purge []*stream
+	e.mu.RLock()
+	for _, s := range e.streams {
+		if s.deleting {
+			if !now.Before(s.deleteAt) {
+				purge = append(purge, s)
+			}
+			continue
+		}
+		jobs = append(jobs, job{s: s, shards: append([]*shard(nil), s.shards...), cutoff: now.Add(-time.Duration(s.retention) * time.Hour)})
+	}
+	e.mu.RUnlock()
+
+	if len(purge) > 0 {
+		e.mu.Lock()
+		for _, s := range purge {
+			if e.streams[s.name] == s {
+				e.purge(s)
+				e.event(EventStream, s.name, "", "stream %s deleted", s.name)
+			}
+		}
+		e.mu.Unlock()
+	}
+
+	for _, j := range jobs {
+		var trimmed int64
+		var expired []*shard
+		saved := false
+		for _, sh := range j.shards {
+			oldest := sh.oldest.Load()
+			if oldest != 0 && oldest < j.cutoff.UnixMilli() {
+				if !saved {
+					// Keep each shard's next position on disk before its
+					// records go, so positions never repeat after a reopen.
+					e.mu.RLock()
+					err := e.saveStream(j.s)
+					e.mu.RUnlock()
+					if err != nil {
+						return err
+					}
+					saved = true
+				}
+				n, err := e.trimShard(sh, j.cutoff.UnixMilli())
+				trimmed += n
+				if err != nil {
+					return err
+				}
+			}
+			sh.mu.Lock()
+			done := sh.closed && sh.closedAt.Before(j.cutoff) && len(sh.inflight) == 0
+			sh.mu.Unlock()
+			if done {
+				expired = append(expired, sh)
+			}
+		}
+		if trimmed > 0 {
+			e.event(EventRetention, j.s.name, "", "trimmed %d records older than %dh from %s", trimmed, int(now.Sub(j.cutoff).Hours()), j.s.name)
+		}
+		if len(expired) > 0 {
+			if err := e.expireShards(j.s, expired); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (e *Engine) trimShard(sh *shard, cutoff int64) (int64, error) {
+	var total int64
+	for {
+		n, b, more, err := e.db.TrimBefore(sh.ref, cutoff, e.opts.TrimBatch)
+		if err != nil {
+			return total, err
+		}
+		total += n
+		sh.records.Add(-n)
+		sh.bytes.Add(-b)
+		if !more {
+			break
+		}
+	}
+	head, ok, err := e.db.Head(sh.ref)
+	if err != nil {
+		return total, err
+	}
+	if ok {
+		sh.oldest.Store(head.Arrival)
+	} else {
+		sh.oldest.Store(0)
+	}
+	return total, nil
+}
+
+// expireShards removes closed shards whose retention has passed.
+func (e *Engine) expireShards(s *stream, expired []*shard) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.streams[s.name] != s {
+		return nil
+	}
+	gone := map[*shard]bool{}
+	for _, sh := range expired {
+		gone[sh] = true
+	}
+	kept := s.shards[:0]
+	for _, sh := range s.shards {
+		if !gone[sh] {
+			kept = append(kept, sh)
+		}
+	}
+	s.shards = kept
+	if err := e.saveStream(s); err != nil {
+		return err
+	}
+	for _, sh := range expired {
+		sh.closeSubscriptions()
+		if err := e.db.DropShard(sh.ref); err != nil {
+			return err
+		}
+		sh.records.Store(0)
+		sh.bytes.Store(0)
+		e.event(EventRetention, s.name, sh.id, "closed shard %s expired: retention has passed", sh.id)
+	}
+	return nil
+}
+
+// Snapshot returns an immutable picture of every stream for the console.
+func (e *Engine) Snapshot() Snapshot {
+	now := e.clock.Now()
+	snap := Snapshot{At: now, LimitsEnabled: !e.opts.DisableLimits, Sync: e.db.SyncMode().String(), Events: e.events.list()}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	for _, s := range e.streams {
+		if e.gone(s) {
+			continue
+		}
+		ss := StreamSnapshot{Name: s.name, ARN: e.arn(s.name), Status: s.status(now), Mode: s.mode, RetentionHours: s.retention, Created: s.created}
+		var open, closed []ShardSnapshot
+		for _, sh := range s.shards {
+			d := sh.describe()
+			hist, totals := sh.metrics.history(now)
+			shs := ShardSnapshot{
+				Shard: d, Index: int(sh.index), Open: d.Open(),
+				Records: sh.records.Load(), Bytes: sh.bytes.Load(),
+				History: hist, Rate: hist[len(hist)-1],
+				TotalRecordsIn: totals.RecordsIn, TotalThrottled: totals.WriteThrottled, TotalReadThrottle: totals.ReadThrottled,
+			}
+			if o := sh.oldest.Load(); o != 0 {
+				shs.Oldest = fromMs(o)
+			}
+			for _, c := range s.children(sh.id) {
+				shs.Children = append(shs.Children, c.ShardID)
+			}
+			ss.Rate.add(shs.Rate)
+			if shs.Open {
+				open = append(open, shs)
+			} else {
+				closed = append(closed, shs)
+			}
+		}
+		ss.OpenShards, ss.ClosedShards = len(open), len(closed)
+		ss.Shards = append(open, closed...)
+		snap.Streams = append(snap.Streams, ss)
+	}
+	sortStreams(snap.Streams)
+	return snap
+}
