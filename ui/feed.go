@@ -1,0 +1,374 @@
+package ui
+
+import (
+	"strings"
+
+	"github.com/charmbracelet/bubbles/cursor"
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/textinput"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/shardscope/shardscope/engine"
+)
+
+// feedPane shows the newest records across shards from a bounded ring.
+//
+// Live, the newest record is at the bottom and selected. Pausing (or
+// scrolling up) freezes a copy of what was shown; records keep arriving in
+// the ring and are counted as "N new" until the feed resumes at the newest.
+type feedPane struct {
+	ctx  *Context
+	w, h int
+
+	all     *ring[engine.TapRecord]
+	matched *ring[engine.TapRecord] // records passing filter; nil without one
+	filter  *recordFilter
+	errText string // why the last filter was refused
+
+	input   textinput.Model
+	editing bool
+
+	paused   bool
+	frozen   []engine.TapRecord
+	newCount int
+	cursor   int // index into frozen while paused
+	offset   int
+	dropped  uint64
+}
+
+func newFeed(ctx *Context, capacity int) *feedPane {
+	in := textinput.New()
+	in.Prompt = "filter: "
+	in.Placeholder = "text · re:regex or /regex/ · !inverts · empty clears"
+	in.PromptStyle = ctx.Styles.Prompt
+	in.TextStyle = ctx.Styles.Input
+	in.PlaceholderStyle = ctx.Styles.Help.ShortDesc
+	in.Cursor.SetMode(cursor.CursorStatic)
+	in.CharLimit = 200
+	return &feedPane{ctx: ctx, all: newRing[engine.TapRecord](capacity), input: in}
+}
+
+// SetSize sets the box size.
+func (f *feedPane) SetSize(w, h int) {
+	f.w, f.h = w, h
+	f.input.Width = max(1, w-4-len(f.input.Prompt)-1)
+	f.clamp()
+}
+
+// HelpKeys returns the keys that act on the feed.
+func (f *feedPane) HelpKeys() []key.Binding {
+	k := f.ctx.Keys
+	return []key.Binding{withHelp(k.Up, "↑/↓", "scroll (pauses)"), k.PageUp, k.Pause, k.Filter, k.Open, k.Copy}
+}
+
+// Editing reports whether the filter input has the keyboard.
+func (f *feedPane) Editing() bool { return f.editing }
+
+// Paused reports whether the feed is frozen.
+func (f *feedPane) Paused() bool { return f.paused }
+
+// Update takes new records on every tick and, while focused, keys.
+func (f *feedPane) Update(msg tea.Msg) tea.Cmd {
+	switch msg := msg.(type) {
+	case dataMsg:
+		f.dropped = msg.Dropped
+		for i := range msg.Records {
+			r := &msg.Records[i]
+			f.all.Push(*r)
+			ok := f.filter == nil || f.filter.match(r)
+			if ok && f.matched != nil {
+				f.matched.Push(*r)
+			}
+			if ok && f.paused {
+				f.newCount++
+			}
+		}
+		f.clamp()
+		return nil
+	case tea.KeyMsg:
+		if f.editing {
+			return f.editKey(msg)
+		}
+		k := f.ctx.Keys
+		switch {
+		case key.Matches(msg, k.Up):
+			f.scroll(-1)
+		case key.Matches(msg, k.Down):
+			f.scroll(1)
+		case key.Matches(msg, k.PageUp):
+			f.scroll(-f.visible())
+		case key.Matches(msg, k.PageDown):
+			f.scroll(f.visible())
+		case key.Matches(msg, k.Copy):
+			if r, ok := f.Selected(); ok {
+				return copyRecord(f.ctx.copy, r)
+			}
+			return flash("nothing to copy: the feed is empty", true)
+		}
+		return nil
+	}
+	if f.editing {
+		var cmd tea.Cmd
+		f.input, cmd = f.input.Update(msg)
+		return cmd
+	}
+	return nil
+}
+
+// editKey handles a key while the filter input is open: enter applies,
+// esc cancels, everything else edits.
+func (f *feedPane) editKey(msg tea.KeyMsg) tea.Cmd {
+	k := f.ctx.Keys
+	switch {
+	case key.Matches(msg, k.Open):
+		f.apply(f.input.Value())
+		f.editing = false
+		f.input.Blur()
+		return nil
+	case key.Matches(msg, k.Close):
+		f.editing = false
+		f.input.Blur()
+		return nil
+	}
+	var cmd tea.Cmd
+	f.input, cmd = f.input.Update(msg)
+	return cmd
+}
+
+// StartFilter opens the filter input with the current filter in it.
+func (f *feedPane) StartFilter() tea.Cmd {
+	f.editing = true
+	if f.filter != nil {
+		f.input.SetValue(f.filter.raw)
+	} else {
+		f.input.SetValue("")
+	}
+	f.input.CursorEnd()
+	return f.input.Focus()
+}
+
+// apply installs a filter; an invalid one keeps the old filter and says
+// why in the title. An empty one clears the filter.
+func (f *feedPane) apply(text string) {
+	if strings.TrimSpace(text) == "" {
+		f.filter, f.matched, f.errText = nil, nil, ""
+		f.refreeze()
+		return
+	}
+	nf, err := parseFilter(text)
+	if err != nil {
+		f.errText = err.Error()
+		return
+	}
+	f.filter, f.errText = nf, ""
+	f.matched = newRing[engine.TapRecord](f.all.Cap())
+	for i := 0; i < f.all.Len(); i++ {
+		if r := f.all.At(i); nf.match(r) {
+			f.matched.Push(*r)
+		}
+	}
+	f.refreeze()
+}
+
+// refreeze retakes the frozen copy after the filter changed while paused.
+func (f *feedPane) refreeze() {
+	if f.paused {
+		f.freeze()
+	}
+	f.clamp()
+}
+
+// source is the live list the feed shows: the filtered ring or all.
+func (f *feedPane) source() *ring[engine.TapRecord] {
+	if f.matched != nil {
+		return f.matched
+	}
+	return f.all
+}
+
+func (f *feedPane) freeze() {
+	f.frozen = f.source().Slice()
+	f.cursor = len(f.frozen) - 1
+	f.newCount = 0
+	f.paused = true
+	f.ctx.Paused = true
+}
+
+// TogglePause freezes or resumes the feed; resuming jumps to the newest.
+func (f *feedPane) TogglePause() {
+	if f.paused {
+		f.paused, f.frozen, f.newCount = false, nil, 0
+		f.ctx.Paused = false
+		f.clamp()
+		return
+	}
+	f.freeze()
+	f.clamp()
+}
+
+// scroll moves the selection; moving while live pauses first.
+func (f *feedPane) scroll(d int) {
+	if !f.paused {
+		if d > 0 {
+			return // already at the newest
+		}
+		f.freeze()
+	}
+	f.cursor = max(0, min(len(f.frozen)-1, f.cursor+d))
+	f.clamp()
+}
+
+// n and at read the list on screen: frozen while paused, live otherwise.
+func (f *feedPane) n() int {
+	if f.paused {
+		return len(f.frozen)
+	}
+	return f.source().Len()
+}
+
+func (f *feedPane) at(i int) *engine.TapRecord {
+	if f.paused {
+		return &f.frozen[i]
+	}
+	return f.source().At(i)
+}
+
+// Selected returns the selected record: the newest while live.
+func (f *feedPane) Selected() (engine.TapRecord, bool) {
+	n := f.n()
+	if n == 0 {
+		return engine.TapRecord{}, false
+	}
+	i := n - 1
+	if f.paused {
+		i = max(0, min(n-1, f.cursor))
+	}
+	return *f.at(i), true
+}
+
+func (f *feedPane) visible() int {
+	v := f.h - 2
+	if f.editing {
+		v--
+	}
+	return max(1, v)
+}
+
+func (f *feedPane) clamp() {
+	n, vis := f.n(), f.visible()
+	if !f.paused {
+		f.offset = max(0, n-vis)
+		return
+	}
+	if f.cursor < f.offset {
+		f.offset = f.cursor
+	}
+	if f.cursor >= f.offset+vis {
+		f.offset = f.cursor - vis + 1
+	}
+	f.offset = max(0, min(f.offset, n-vis))
+}
+
+// title carries the feed's state: live or paused, new records, the
+// filter, a refused filter and drops.
+func (f *feedPane) title() string {
+	var b strings.Builder
+	b.WriteString("Feed  ")
+	if f.paused {
+		b.WriteString("⏸ paused · " + commas(int64(f.newCount)) + " new")
+	} else {
+		b.WriteString("● live")
+	}
+	if f.filter != nil {
+		b.WriteString(" · filter: " + f.filter.raw)
+	}
+	if f.errText != "" {
+		b.WriteString(" · ⚠ " + f.errText)
+	}
+	if f.dropped > 0 {
+		b.WriteString(" · " + commas(int64(f.dropped)) + " dropped")
+	}
+	// In the compact layout the other panes hide behind tab: say so while
+	// there is room.
+	const hint = " ─ [tab: producers · consumers · events]"
+	if f.ctx.Compact && width(b.String())+width(hint) <= f.w-6 {
+		b.WriteString(hint)
+	}
+	return b.String()
+}
+
+// View renders the feed box.
+func (f *feedPane) View() string {
+	c, st := f.ctx, f.ctx.Styles
+	focused := c.Focus == paneFeed
+	vis := f.visible()
+	lines := make([]string, 0, vis+1)
+	n := f.n()
+	if n == 0 {
+		msg := "waiting for records…"
+		if f.filter != nil {
+			msg = "no records match the filter yet"
+		}
+		lines = append(lines, st.Faint.S(msg))
+	}
+	cw := f.w - 4
+	sel := -1
+	if focused {
+		sel = n - 1
+		if f.paused {
+			sel = f.cursor
+		}
+	}
+	for i := f.offset; i < n && i < f.offset+vis; i++ {
+		lines = append(lines, f.line(f.at(i), cw, i == sel))
+	}
+	if f.editing {
+		for len(lines) < vis {
+			lines = append(lines, "")
+		}
+		lines = append(lines, f.input.View())
+	}
+	return box(st, f.title(), lines, f.w, f.h, focused)
+}
+
+// line renders one record in fixed columns; the data preview takes the rest.
+func (f *feedPane) line(r *engine.TapRecord, cw int, selected bool) string {
+	st := f.ctx.Styles
+	var b strings.Builder
+	b.Grow(cw * 2)
+	if selected {
+		b.WriteString(st.Accent.S("▸ "))
+	} else {
+		b.WriteString("  ")
+	}
+	b.WriteString(st.Faint.S(r.ApproximateArrivalTimestamp.Format("15:04:05.000")))
+	used := 2 + 12
+	if cw >= 90 {
+		// Full shard IDs only when the data keeps room to be read.
+		id, idW := shortShard(r.ShardID), 12
+		if cw < 130 {
+			id, idW = tinyShard(r.ShardID, 6), 7
+		}
+		b.WriteString("  " + fit(id, idW))
+		b.WriteString("  " + st.Faint.S(fit(shortSeq(r.SequenceNumber), 7)))
+		pk := fit(clean(r.PartitionKey, 16), 16)
+		if selected {
+			pk = st.Bold.S(pk)
+		}
+		b.WriteString("  " + pk)
+		b.WriteString("  " + fitRight(size(len(r.Data)), 8))
+		used += 2 + idW + 2 + 7 + 2 + 16 + 2 + 8
+	} else {
+		b.WriteString(" " + fit(tinyShard(r.ShardID, 3), 4))
+		pk := fit(clean(r.PartitionKey, 12), 12)
+		if selected {
+			pk = st.Bold.S(pk)
+		}
+		b.WriteString(" " + pk)
+		used += 1 + 4 + 1 + 12
+	}
+	rest := cw - used - 2
+	if rest > 0 {
+		b.WriteString("  " + fit(preview(r.Data, rest), rest))
+	}
+	return b.String()
+}

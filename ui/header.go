@@ -1,0 +1,190 @@
+package ui
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/shardscope/shardscope/engine"
+)
+
+// headerPane is the one-line summary of the stream at the top. It takes
+// no keys.
+type headerPane struct {
+	ctx   *Context
+	width int
+}
+
+func newHeader(ctx *Context) *headerPane { return &headerPane{ctx: ctx} }
+
+// Update does nothing: the header only reads the Context.
+func (h *headerPane) Update(tea.Msg) tea.Cmd { return nil }
+
+// SetSize sets the header's width; it is always one line high.
+func (h *headerPane) SetSize(w, _ int) { h.width = w }
+
+// HelpKeys returns nothing: the header takes no keys.
+func (h *headerPane) HelpKeys() []key.Binding { return nil }
+
+// View renders the header line.
+func (h *headerPane) View() string { return h.render() }
+
+// segment is one item of the header, with a full and a short form.
+// Numbers inside are padded to fixed widths, so the line keeps its shape
+// from frame to frame.
+type segment struct {
+	id          string
+	full, short string
+	paint       paint
+	useShort    bool
+	dropped     bool
+}
+
+func (s *segment) text() string {
+	if s.useShort {
+		return s.short
+	}
+	return s.full
+}
+
+const segGap = "  "
+
+func segWidth(segs []segment) int {
+	n := 0
+	for i := range segs {
+		if segs[i].dropped {
+			continue
+		}
+		if n > 0 {
+			n += len(segGap)
+		}
+		n += width(segs[i].text())
+	}
+	return n
+}
+
+// squeeze is the order in which the header gives up room when the line is
+// too narrow: first shorter words, then whole items, least telling first.
+var squeeze = []struct {
+	id   string
+	drop bool
+}{
+	{"thr", false}, {"ret", false}, {"limits", true}, {"mode", false}, {"shards", false},
+	{"sync", true}, {"out", true}, {"in", false}, {"up", true}, {"lapse", false},
+	{"brand", false}, {"ret", true}, {"lapse", true}, {"status", true}, {"mode", true}, {"shards", true},
+}
+
+func (h *headerPane) render() string {
+	c, st := h.ctx, h.ctx.Styles
+	s := c.Stream
+	left := []segment{{id: "brand", full: " shardscope ▸ " + c.StreamName, short: " " + c.StreamName, paint: st.Brand}}
+	if s == nil {
+		msg := "waiting for stream " + strconv.Quote(c.StreamName) + "…"
+		if c.Ticks > 0 {
+			msg = "stream " + strconv.Quote(c.StreamName) + " does not exist (yet)"
+		}
+		left = append(left, segment{id: "msg", full: msg, short: msg, paint: st.Warn})
+	} else {
+		short := "PROV"
+		if s.Mode == engine.ModeOnDemand {
+			short = "ON-DEM"
+		}
+		left = append(left, segment{id: "mode", full: string(s.Mode), short: short})
+		if s.Status != engine.StatusActive && s.Status != "" {
+			left = append(left, segment{id: "status", full: string(s.Status), short: string(s.Status), paint: st.Warn})
+		}
+		open := strconv.Itoa(s.OpenShards) + " open"
+		left = append(left, segment{id: "shards", full: open + " · " + strconv.Itoa(s.ClosedShards) + " closed", short: open})
+		ret := retention(s.RetentionHours)
+		left = append(left, segment{id: "ret", full: "retention " + ret, short: "ret " + ret})
+		sync := "sync:" + c.Snap.Sync
+		if c.Snap.Sync == "" {
+			sync = "sync:?"
+		}
+		left = append(left, segment{id: "sync", full: sync, short: sync})
+		if c.Snap.LimitsEnabled {
+			left = append(left, segment{id: "limits", full: "limits on", short: "limits on"})
+		} else {
+			left = append(left, segment{id: "limits", full: "limits OFF", short: "limits OFF", paint: st.Warn})
+		}
+		r := s.Rate
+		in := "in " + fitRight(strconv.FormatFloat(float64(r.BytesIn)/1e6, 'f', 2, 64), 5) + " MB/s " +
+			fitRight(commas(r.RecordsIn), 6) + " rec/s"
+		inShort := "in " + fitRight(strconv.FormatFloat(float64(r.BytesIn)/1e6, 'f', 1, 64), 4) + " MB/s"
+		left = append(left, segment{id: "in", full: in, short: inShort})
+		out := "out " + fitRight(strconv.FormatFloat(float64(r.BytesOut)/1e6, 'f', 2, 64), 5) + " MB/s"
+		left = append(left, segment{id: "out", full: out, short: out})
+		tp := paint{}
+		if r.WriteThrottled > 0 {
+			tp = st.Warn
+		}
+		thr := fitRight(count(r.WriteThrottled), 5) + "/s"
+		left = append(left, segment{id: "thr", full: "throttled " + thr, short: "thr " + thr, paint: tp})
+	}
+
+	live, lp := "● LIVE", st.OK
+	if c.Paused {
+		live, lp = "⏸ PAUSED", st.Warn
+	}
+	var right []segment
+	if s != nil && !c.Snap.At.IsZero() {
+		// Time-lapse moves the engine clock ahead of ours: say by how much.
+		if ahead := c.Snap.At.Sub(c.At); ahead >= time.Minute {
+			l := age(ahead)
+			right = append(right, segment{id: "lapse", full: "engine +" + l, short: "+" + l, paint: st.Accent})
+		}
+	}
+	right = append(right, segment{id: "live", full: fit(live, 8), short: fit(live, 8), paint: lp})
+	up := clockTime(c.At.Sub(c.Started))
+	right = append(right, segment{id: "up", full: up, short: up})
+
+	total := func() int { return segWidth(left) + len(segGap) + segWidth(right) + 1 }
+	apply := func(id string, drop, on bool) {
+		for _, segs := range [][]segment{left, right} {
+			for i := range segs {
+				if segs[i].id == id {
+					if drop {
+						segs[i].dropped = on
+					} else {
+						segs[i].useShort = on
+					}
+				}
+			}
+		}
+	}
+	applied := 0
+	for applied < len(squeeze) && total() > h.width {
+		apply(squeeze[applied].id, squeeze[applied].drop, true)
+		applied++
+	}
+	// Give back what still fits, most telling first: squeezing in order
+	// can overshoot (dropping sync before shortening "in" was enough).
+	for i := applied - 1; i >= 0; i-- {
+		apply(squeeze[i].id, squeeze[i].drop, false)
+		if total() > h.width {
+			apply(squeeze[i].id, squeeze[i].drop, true)
+		}
+	}
+
+	var b strings.Builder
+	write := func(segs []segment) {
+		first := true
+		for i := range segs {
+			if segs[i].dropped {
+				continue
+			}
+			if !first {
+				b.WriteString(segGap)
+			}
+			first = false
+			b.WriteString(segs[i].paint.S(segs[i].text()))
+		}
+	}
+	write(left)
+	b.WriteString(spaces(h.width - segWidth(left) - segWidth(right) - 1))
+	write(right)
+	b.WriteString(" ")
+	return fit(b.String(), h.width)
+}

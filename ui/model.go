@@ -1,0 +1,408 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/spinner"
+	tea "github.com/charmbracelet/bubbletea"
+)
+
+// Minimum terminal size; below it the console says so instead of drawing.
+const (
+	MinWidth  = 60
+	MinHeight = 16
+)
+
+// wideWidth is the width from which producers and consumers get a column
+// of their own beside shards and feed, and events a row across the bottom.
+const (
+	wideWidth  = 140
+	wideHeight = 30
+)
+
+// flashFor is how long a message stays on the status line.
+const flashFor = 6 * time.Second
+
+// Model is the console's root Bubble Tea model. It lays the panes out and
+// routes messages; the panes do the rest.
+type Model struct {
+	b    Backend
+	opts Options
+	ctx  *Context
+
+	header    *headerPane
+	shards    *shardsPane
+	feed      *feedPane
+	producers *producersPane
+	consumers *consumersPane
+	events    *eventsPane
+	help      *helpView
+	detail    *detailView // nil unless a record is open
+
+	showHelp bool
+	lay      layout
+
+	nextID  int
+	pending map[int]string // running actions by ID
+	spin    spinner.Model
+
+	flashText  string
+	flashBad   bool
+	flashUntil time.Time
+}
+
+// layout is where the panes go, from the window size and the number of
+// shards and producers.
+type layout struct {
+	tooSmall bool
+	wide     bool
+	bodyH    int
+	leftW    int
+	rightW   int
+	topH     int // shards (and producers when wide)
+	midH     int // feed (and consumers when wide); the slot when compact
+	evH      int
+	shardRow int // rows the layout was made for
+	prodRows int
+}
+
+// New returns the console's model over b. It does not touch the backend:
+// the first reading happens in Init's command.
+func New(b Backend, opts Options) Model {
+	opts = opts.withDefaults()
+	keys := DefaultKeyMap()
+	styles := NewStyles(DefaultTheme)
+	ctx := &Context{
+		Styles:     styles,
+		Keys:       &keys,
+		Now:        opts.Clock,
+		Started:    opts.Clock(),
+		At:         opts.Clock(),
+		StreamName: opts.Stream,
+		Focus:      paneShards,
+		copy:       opts.Copy,
+	}
+	m := Model{
+		b:         b,
+		opts:      opts,
+		ctx:       ctx,
+		header:    newHeader(ctx),
+		shards:    newShards(ctx),
+		feed:      newFeed(ctx, opts.FeedCapacity),
+		producers: newProducers(ctx),
+		consumers: newConsumers(ctx),
+		events:    newEvents(ctx),
+		help:      newHelpView(ctx),
+		pending:   map[int]string{},
+		spin:      spinner.New(spinner.WithSpinner(spinner.MiniDot), spinner.WithStyle(styles.Spinner)),
+	}
+	m.resize(80, 24)
+	return m
+}
+
+// Init starts the first reading of the backend.
+func (m Model) Init() tea.Cmd { return m.poll() }
+
+// poll reads the backend now, in the command's goroutine.
+func (m Model) poll() tea.Cmd {
+	b := m.b
+	return func() tea.Msg { return read(b) }
+}
+
+// tick reads the backend after one tick interval.
+func (m Model) tick() tea.Cmd {
+	if m.opts.TickInterval <= 0 {
+		return nil
+	}
+	b := m.b
+	return tea.Tick(m.opts.TickInterval, func(time.Time) tea.Msg { return read(b) })
+}
+
+func read(b Backend) dataMsg {
+	return dataMsg{
+		Snap:      b.Snapshot(),
+		Records:   b.DrainFeed(nil),
+		Dropped:   b.FeedDropped(),
+		Producers: b.Producers(),
+		Consumers: b.Consumers(),
+		tick:      true,
+	}
+}
+
+// panes returns the focusable panes by ID.
+func (m Model) pane(id paneID) pane {
+	switch id {
+	case paneShards:
+		return m.shards
+	case paneFeed:
+		return m.feed
+	case paneProducers:
+		return m.producers
+	case paneConsumers:
+		return m.consumers
+	}
+	return m.events
+}
+
+// Update routes a message.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.resize(msg.Width, msg.Height)
+		return m, nil
+	case dataMsg:
+		return m, m.onData(msg)
+	case actionDoneMsg:
+		delete(m.pending, msg.ID)
+		if msg.Err != nil {
+			m.report("error", msg.Err.Error(), true)
+		} else {
+			m.report("action", msg.Text, false)
+		}
+		return m, nil
+	case copyDoneMsg:
+		if msg.Err != nil {
+			m.report("error", "copy failed: "+msg.Err.Error(), true)
+		} else {
+			what := "copied " + commas(int64(msg.Bytes)) + " bytes (OSC 52)"
+			if msg.Hex {
+				what = "copied " + commas(int64(msg.Bytes)) + " bytes of hex (OSC 52; the data is not UTF-8)"
+			}
+			m.report("copy", what, false)
+		}
+		return m, nil
+	case flashMsg:
+		m.setFlash(msg.Text, msg.Bad)
+		return m, nil
+	case tea.KeyMsg:
+		return m.onKey(msg)
+	}
+	// anything else (the text input's cursor) belongs to the feed
+	return m, m.feed.Update(msg)
+}
+
+// onData takes one tick's reading: context first, then every pane.
+func (m *Model) onData(msg dataMsg) tea.Cmd {
+	c := m.ctx
+	c.Snap = msg.Snap
+	c.Stream = msg.Snap.Stream(c.StreamName)
+	c.Producers, c.Consumers = msg.Producers, msg.Consumers
+	c.At = c.Now()
+	c.Ticks++
+	for _, p := range []pane{m.shards, m.feed, m.producers, m.consumers, m.events} {
+		p.Update(msg)
+	}
+	if m.shardRows() != m.lay.shardRow || m.prodRows() != m.lay.prodRows {
+		m.resize(c.Width, c.Height)
+	}
+	if len(m.pending) > 0 {
+		m.spin, _ = m.spin.Update(m.spin.Tick())
+	}
+	if m.flashText != "" && c.Now().After(m.flashUntil) {
+		m.flashText = ""
+	}
+	if msg.tick {
+		return m.tick()
+	}
+	return nil
+}
+
+// report adds an outcome to the events pane and the status line.
+func (m *Model) report(kind, text string, bad bool) {
+	m.events.Add(eventLine{At: m.ctx.Now(), Kind: kind, Text: text, Bad: bad})
+	m.setFlash(text, bad)
+}
+
+func (m *Model) setFlash(text string, bad bool) {
+	m.flashText, m.flashBad, m.flashUntil = text, bad, m.ctx.Now().Add(flashFor)
+}
+
+// onKey routes a key: a focused text input first, then the open overlay,
+// then global keys, then the focused pane.
+func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	k := m.ctx.Keys
+	// Bubble Tea v1 delivers printable characters that arrive together
+	// (fast typing, SSH, tmux send-keys) as one message: "S+" or "/err".
+	// Outside a text input each is a key of its own.
+	if msg.Type == tea.KeyRunes && len(msg.Runes) > 1 && !msg.Paste && !m.feed.Editing() {
+		var cmds []tea.Cmd
+		var next tea.Model = m
+		for _, r := range msg.Runes {
+			one := tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt}
+			if r == ' ' {
+				one.Type = tea.KeySpace
+			}
+			var cmd tea.Cmd
+			next, cmd = next.(Model).onKey(one)
+			cmds = append(cmds, cmd)
+		}
+		return next, tea.Batch(cmds...)
+	}
+	if key.Matches(msg, k.ForceQuit) {
+		return m, tea.Quit
+	}
+	if m.feed.Editing() {
+		return m, m.feed.Update(msg)
+	}
+	if m.showHelp {
+		switch {
+		case key.Matches(msg, k.Quit):
+			return m, tea.Quit
+		case key.Matches(msg, k.Help), key.Matches(msg, k.Close):
+			m.showHelp = false
+		}
+		return m, nil
+	}
+	if m.detail != nil {
+		switch {
+		case key.Matches(msg, k.Quit):
+			return m, tea.Quit
+		case key.Matches(msg, k.Close), key.Matches(msg, k.Open):
+			m.detail = nil
+			return m, nil
+		case key.Matches(msg, k.Help):
+			m.showHelp = true
+			return m, nil
+		}
+		return m, m.detail.Update(msg)
+	}
+
+	switch {
+	case key.Matches(msg, k.Quit):
+		return m, tea.Quit
+	case key.Matches(msg, k.Help):
+		m.showHelp = true
+		return m, nil
+	case key.Matches(msg, k.NextPane):
+		m.ctx.Focus = (m.ctx.Focus + 1) % paneCount
+		return m, nil
+	case key.Matches(msg, k.PrevPane):
+		m.ctx.Focus = (m.ctx.Focus + paneCount - 1) % paneCount
+		return m, nil
+	case key.Matches(msg, k.Pause):
+		m.feed.TogglePause()
+		return m, nil
+	case key.Matches(msg, k.Filter):
+		m.ctx.Focus = paneFeed
+		return m, m.feed.StartFilter()
+	case key.Matches(msg, k.Close):
+		return m, nil
+	}
+	if cmd, ok := m.loadKey(msg); ok {
+		return m, cmd
+	}
+	if m.ctx.Focus == paneFeed && key.Matches(msg, k.Open) {
+		if r, ok := m.feed.Selected(); ok {
+			m.detail = newDetail(m.ctx, r)
+			m.detail.SetSize(m.ctx.Width, m.lay.bodyH)
+		}
+		return m, nil
+	}
+	return m, m.pane(m.ctx.Focus).Update(msg)
+}
+
+// shardRows and prodRows are what the layout depends on besides the size.
+func (m Model) shardRows() int {
+	if m.ctx.Stream == nil {
+		return 0
+	}
+	return len(m.ctx.Stream.Shards)
+}
+
+func (m Model) prodRows() int { return len(m.ctx.Producers) }
+
+// resize lays the panes out for a w×h terminal.
+func (m *Model) resize(w, h int) {
+	c := m.ctx
+	c.Width, c.Height = w, h
+	l := layout{shardRow: m.shardRows(), prodRows: m.prodRows()}
+	l.tooSmall = w < MinWidth || h < MinHeight
+	l.wide = w >= wideWidth && h >= wideHeight
+	l.bodyH = max(0, h-2) // header and status line
+	shardNeed := l.shardRow + 3
+	if l.wide {
+		l.evH = max(5, min(10, h/6))
+		rest := l.bodyH - l.evH
+		l.rightW = max(48, min(64, w*3/10))
+		l.leftW = w - l.rightW
+		prodNeed := 2 + l.prodRows*3
+		l.topH = max(6, min(max(shardNeed, prodNeed), rest*55/100))
+		l.midH = rest - l.topH
+	} else {
+		l.leftW = w
+		l.topH = max(5, min(shardNeed, l.bodyH*45/100))
+		l.midH = l.bodyH - l.topH
+	}
+	m.lay = l
+	c.Compact = !l.wide
+	m.header.SetSize(w, 1)
+	m.shards.SetSize(l.leftW, l.topH)
+	m.feed.SetSize(l.leftW, l.midH)
+	if l.wide {
+		m.producers.SetSize(l.rightW, l.topH)
+		m.consumers.SetSize(l.rightW, l.midH)
+		m.events.SetSize(w, l.evH)
+	} else {
+		m.producers.SetSize(w, l.midH)
+		m.consumers.SetSize(w, l.midH)
+		m.events.SetSize(w, l.midH)
+	}
+	if m.detail != nil {
+		m.detail.SetSize(w, l.bodyH)
+	}
+}
+
+// View draws the screen: header, body, status line, exactly the window's
+// size.
+func (m Model) View() string {
+	c, l := m.ctx, m.lay
+	if l.tooSmall {
+		return m.tooSmall()
+	}
+	var b strings.Builder
+	b.Grow(c.Width * c.Height * 3)
+	b.WriteString(m.header.View())
+	b.WriteByte('\n')
+	switch {
+	case m.showHelp:
+		b.WriteString(m.help.Full(c.Width, l.bodyH))
+	case m.detail != nil:
+		b.WriteString(m.detail.View())
+	case l.wide:
+		b.WriteString(joinColumns(m.shards.View(), m.producers.View()))
+		b.WriteByte('\n')
+		b.WriteString(joinColumns(m.feed.View(), m.consumers.View()))
+		b.WriteByte('\n')
+		b.WriteString(m.events.View())
+	default:
+		b.WriteString(m.shards.View())
+		b.WriteByte('\n')
+		slot := c.Focus
+		if slot == paneShards {
+			slot = paneFeed
+		}
+		b.WriteString(m.pane(slot).View())
+	}
+	b.WriteByte('\n')
+	b.WriteString(m.status())
+	return b.String()
+}
+
+// tooSmall is the whole screen when the terminal is below the minimum.
+func (m Model) tooSmall() string {
+	c := m.ctx
+	w, h := max(1, c.Width), max(1, c.Height)
+	msg := fmt.Sprintf("terminal too small (need ≥ %d×%d, have %d×%d)", MinWidth, MinHeight, c.Width, c.Height)
+	lines := make([]string, h)
+	for i := range lines {
+		lines[i] = spaces(w)
+	}
+	lines[h/2] = center(msg, w)
+	if h/2+1 < h {
+		lines[h/2+1] = center(c.Styles.Faint.S("q quits"), w)
+	}
+	return strings.Join(lines, "\n")
+}
