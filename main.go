@@ -1,0 +1,384 @@
+// Command shardscope runs an embedded Kinesis Data Streams–style engine with
+// a live terminal console on top. main only wires the parts together: it
+// parses the command line, opens the store, starts the engine, the
+// producers and the consumers, runs the console, and shuts everything down
+// in order.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/adrg/xdg"
+	"github.com/mattn/go-isatty"
+	"github.com/spf13/cobra"
+
+	"github.com/shardscope/shardscope/consumers"
+	"github.com/shardscope/shardscope/engine"
+	"github.com/shardscope/shardscope/producers"
+	"github.com/shardscope/shardscope/storage"
+	"github.com/shardscope/shardscope/ui"
+)
+
+// version is set at build time with -ldflags "-X main.version=…"; otherwise
+// the module version from the build info is used.
+var version = ""
+
+func main() {
+	if err := rootCommand().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "shardscope:", err)
+		os.Exit(1)
+	}
+}
+
+// storeFlags are the flags every command that opens a store shares.
+type storeFlags struct {
+	db       string
+	fresh    bool
+	sync     string
+	noLimits bool
+}
+
+func (f *storeFlags) register(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.db, "db", "", "store file (default: $XDG_DATA_HOME/shardscope/shardscope.db)")
+	cmd.Flags().BoolVar(&f.fresh, "fresh", false, "start from an empty store (deletes the file's streams and checkpoints)")
+	cmd.Flags().StringVar(&f.sync, "sync", "always", "durability: always (fsync every commit) or none")
+	cmd.Flags().BoolVar(&f.noLimits, "no-limits", false, "switch off the per-shard throughput limits")
+}
+
+// open opens the store and the engine over it.
+func (f *storeFlags) open(clock engine.Clock) (*storage.DB, *engine.Engine, error) {
+	mode, err := storage.ParseSyncMode(f.sync)
+	if err != nil {
+		return nil, nil, err
+	}
+	path := f.db
+	if path == "" {
+		if path, err = xdg.DataFile(filepath.Join("shardscope", "shardscope.db")); err != nil {
+			return nil, nil, fmt.Errorf("default store path: %w", err)
+		}
+	}
+	db, err := storage.Open(path, storage.Options{Sync: mode})
+	if err != nil {
+		return nil, nil, err
+	}
+	if f.fresh {
+		// Holding the lock, empty the file: safer than deleting a file
+		// another process might be about to open.
+		path := db.Path()
+		db.Close()
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, nil, fmt.Errorf("--fresh: %w", err)
+		}
+		if db, err = storage.Open(path, storage.Options{Sync: mode}); err != nil {
+			return nil, nil, err
+		}
+	}
+	e, err := engine.New(db, engine.Options{Clock: clock, DisableLimits: f.noLimits})
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("start engine on %s: %w", path, err)
+	}
+	return db, e, nil
+}
+
+func rootCommand() *cobra.Command {
+	var store storeFlags
+	var seed int64
+	var stream string
+	root := &cobra.Command{
+		Use:   "shardscope",
+		Short: "A Kinesis Data Streams–style stream on your laptop, with a live console",
+		Long: `shardscope runs an embedded Amazon Kinesis Data Streams–style engine and
+opens a live terminal console on it: shards over the hash-key space,
+throughput against the shard limits, retention, a live record feed,
+producers and consumers, all driven from the keyboard.
+
+With no store yet, a stream "demo" with 4 shards is created and three
+producers (clickstream, IoT sensors, application logs) start writing.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("seed") {
+				seed = time.Now().UnixNano()
+			}
+			return runConsole(store, stream, seed)
+		},
+	}
+	store.register(root)
+	root.Flags().Int64Var(&seed, "seed", 0, "seed for the producers (same seed, same records)")
+	root.Flags().StringVar(&stream, "stream", "demo", "stream to create if missing and to watch")
+	root.AddCommand(&cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, args []string) {
+			fmt.Fprintln(cmd.OutOrStdout(), "shardscope", versionString())
+		},
+	})
+	return root
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// runConsole is the default command: engine, demo stream, producers,
+// consumers and the console, shut down in order when the user quits.
+func runConsole(store storeFlags, stream string, seed int64) error {
+	if !isatty.IsTerminal(os.Stdin.Fd()) || !isatty.IsTerminal(os.Stdout.Fd()) {
+		return errors.New("the console needs a terminal on stdin and stdout; for a headless server run `shardscope serve`")
+	}
+	clock := engine.NewOffsetClock(nil)
+	db, e, err := store.open(clock)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	defer e.Close()
+	ctx := context.Background()
+	if err := ensureStream(ctx, e, stream, 4); err != nil {
+		return err
+	}
+	prods := producers.DefaultsWith(e, stream, producers.Config{Seed: seed, Clock: clock})
+	cons := consumers.Defaults(e, consumers.NewMetaCheckpoints(db), stream, clock)
+	tap := e.NewTap(4096)
+	defer tap.Close()
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := prods.Start(runCtx); err != nil {
+		return err
+	}
+	cons.Start(runCtx)
+	defer func() {
+		// Producers first so consumers can checkpoint what was written.
+		prods.Stop()
+		cons.Stop()
+	}()
+
+	b := &consoleBackend{e: e, clock: clock, tap: tap, prods: prods, cons: cons}
+	return ui.Run(b, ui.Options{Stream: stream})
+}
+
+// ensureStream creates the stream with n shards unless it exists.
+func ensureStream(ctx context.Context, e *engine.Engine, name string, n int) error {
+	err := e.CreateStream(ctx, engine.CreateStreamInput{StreamName: name, ShardCount: n})
+	if err != nil && !engine.IsCode(err, engine.ResourceInUseException) {
+		return fmt.Errorf("create stream %s: %w", name, err)
+	}
+	return nil
+}
+
+// consoleBackend adapts the engine, the producers and the consumers to
+// what the console needs.
+type consoleBackend struct {
+	e     *engine.Engine
+	clock *engine.OffsetClock
+	tap   *engine.Tap
+	prods *producers.Set
+	cons  *consumers.Group
+}
+
+var _ ui.Backend = (*consoleBackend)(nil)
+
+func (b *consoleBackend) Snapshot() engine.Snapshot { return b.e.Snapshot() }
+
+func (b *consoleBackend) DrainFeed(dst []engine.TapRecord) []engine.TapRecord {
+	return b.tap.Drain(dst)
+}
+
+func (b *consoleBackend) FeedDropped() uint64 { return b.tap.Dropped() }
+
+func (b *consoleBackend) Producers() []ui.ProducerView {
+	var out []ui.ProducerView
+	for _, s := range b.prods.Stats() {
+		out = append(out, ui.ProducerView{
+			Name: s.Name, On: s.On, Rate: s.Rate, ActualRate: s.ActualRate, Skew: s.Skew,
+			Sent: int64(s.Sent), Throttled: int64(s.Throttled), Retried: int64(s.Retried), GivenUp: int64(s.GivenUp),
+			Errors: int64(s.Errors), Bursting: s.Bursting, LastError: s.LastError,
+		})
+	}
+	return out
+}
+
+func (b *consoleBackend) Consumers() []ui.ConsumerView {
+	var out []ui.ConsumerView
+	for _, app := range b.cons.All() {
+		s := app.Stats()
+		v := ui.ConsumerView{
+			Name: s.App, Lag: time.Duration(s.MaxLagMillis) * time.Millisecond,
+			ShardsDone: s.Count(consumers.StateReading) + s.Count(consumers.StateEnded), Shards: len(s.Shards),
+			Records: s.Records, Throttled: s.Throttled, PerShardLag: map[string]time.Duration{},
+		}
+		for _, sh := range s.Shards {
+			if sh.State == consumers.StateReading {
+				v.PerShardLag[sh.ShardID] = time.Duration(sh.MillisBehindLatest) * time.Millisecond
+			}
+		}
+		v.Summary = consumerLines(app.Processor())
+		out = append(out, v)
+	}
+	return out
+}
+
+// consumerLines are the live results of a built-in processor, one to three lines.
+func consumerLines(p consumers.Processor) []string {
+	switch p := p.(type) {
+	case *consumers.PageStats:
+		r := p.Result()
+		return []string{r.Summary(), fmt.Sprintf("active sessions %d · %.0f events/s", r.ActiveSessions, r.EventsPerSecond)}
+	case *consumers.IoTAlerts:
+		r := p.Result()
+		lines := []string{fmt.Sprintf("%d alerts · %d devices in the last minute", r.AlertCount, r.Devices)}
+		for i, a := range r.Alerts {
+			if i == 2 {
+				break
+			}
+			lines = append(lines, "⚠ "+a.String())
+		}
+		return lines
+	case *consumers.LogStats:
+		r := p.Result()
+		svcs := append([]consumers.ServiceStats(nil), r.Services...)
+		sort.Slice(svcs, func(i, j int) bool { return svcs[i].ErrorRate > svcs[j].ErrorRate })
+		var parts []string
+		for i, s := range svcs {
+			if i == 2 {
+				break
+			}
+			parts = append(parts, fmt.Sprintf("%s err %.1f%% p99 %.0fms", s.Service, 100*s.ErrorRate, s.P99))
+		}
+		return []string{strings.Join(parts, "  "), fmt.Sprintf("%d requests in the last minute", r.Requests)}
+	}
+	if s, ok := p.(consumers.Summarizer); ok {
+		return []string{s.Summary()}
+	}
+	return nil
+}
+
+func (b *consoleBackend) stream(name string) engine.StreamRef {
+	return engine.StreamRef{StreamName: name}
+}
+
+func (b *consoleBackend) SplitShard(stream, shardID string) (string, error) {
+	ctx := context.Background()
+	ls, err := b.e.ListShards(ctx, engine.ListShardsInput{StreamRef: b.stream(stream), Filter: &engine.ShardFilter{Type: engine.FilterAtLatest}})
+	if err != nil {
+		return "", err
+	}
+	for _, sh := range ls.Shards {
+		if sh.ShardID == shardID {
+			at := engine.MidpointKey(sh.HashKeyRange)
+			if err := b.e.SplitShard(ctx, engine.SplitShardInput{StreamRef: b.stream(stream), ShardToSplit: shardID, NewStartingHashKey: at}); err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("split %s at the middle of its hash range", shardID), nil
+		}
+	}
+	return "", fmt.Errorf("%s is not an open shard of %s", shardID, stream)
+}
+
+func (b *consoleBackend) MergeShards(stream, shardID, adjacentShardID string) (string, error) {
+	err := b.e.MergeShards(context.Background(), engine.MergeShardsInput{StreamRef: b.stream(stream), ShardToMerge: shardID, AdjacentShardToMerge: adjacentShardID})
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("merged %s with %s", shardID, adjacentShardID), nil
+}
+
+func (b *consoleBackend) SetRetention(stream string, hours int) (string, error) {
+	ctx := context.Background()
+	sum, err := b.e.DescribeStreamSummary(ctx, b.stream(stream))
+	if err != nil {
+		return "", err
+	}
+	in := engine.RetentionInput{StreamRef: b.stream(stream), RetentionPeriodHours: hours}
+	switch {
+	case hours > sum.RetentionPeriodHours:
+		err = b.e.IncreaseStreamRetentionPeriod(ctx, in)
+	case hours < sum.RetentionPeriodHours:
+		err = b.e.DecreaseStreamRetentionPeriod(ctx, in)
+	default:
+		return fmt.Sprintf("retention is already %dh", hours), nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("retention %dh → %dh", sum.RetentionPeriodHours, hours), nil
+}
+
+func (b *consoleBackend) TimeLapse(d time.Duration) (string, error) {
+	b.clock.Skip(d)
+	if err := b.e.ApplyRetention(b.clock.Now()); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("time-lapse: engine clock +%s (now %s ahead)", d, b.clock.Offset()), nil
+}
+
+func (b *consoleBackend) producer(name string) (*producers.Producer, error) {
+	p, ok := b.prods.Get(name)
+	if !ok {
+		return nil, fmt.Errorf("no producer %q", name)
+	}
+	return p, nil
+}
+
+func (b *consoleBackend) ProducerScale(name string, factor float64) (string, error) {
+	p, err := b.producer(name)
+	if err != nil {
+		return "", err
+	}
+	r := p.Scale(factor)
+	return fmt.Sprintf("%s rate → %s records/s", name, formatRate(r)), nil
+}
+
+func (b *consoleBackend) ProducerBurst(name string) (string, error) {
+	p, err := b.producer(name)
+	if err != nil {
+		return "", err
+	}
+	p.Burst(10, 5*time.Second)
+	return fmt.Sprintf("%s bursting ×10 for 5 s", name), nil
+}
+
+func (b *consoleBackend) ProducerToggle(name string) (string, error) {
+	p, err := b.producer(name)
+	if err != nil {
+		return "", err
+	}
+	if p.Toggle() {
+		return name + " on", nil
+	}
+	return name + " off", nil
+}
+
+func (b *consoleBackend) ProducerCycleSkew(name string) (string, error) {
+	p, err := b.producer(name)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s key skew → %s", name, p.CycleSkew()), nil
+}
+
+func formatRate(r float64) string {
+	if r >= 1000 {
+		return fmt.Sprintf("%.1fk", r/1000)
+	}
+	return fmt.Sprintf("%.0f", math.Round(r))
+}
