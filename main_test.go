@@ -1,14 +1,26 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"github.com/shardscope/shardscope/consumers"
+	"github.com/shardscope/shardscope/engine"
+	"github.com/shardscope/shardscope/producers"
+	"github.com/shardscope/shardscope/ui"
 )
 
 // tmuxSession drives the real binary in a private tmux server.
@@ -195,4 +207,72 @@ func TestConsoleNeedsATerminal(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "needs a terminal") {
 		t.Fatalf("got %v:\n%s", err, out)
 	}
+}
+
+// BenchmarkConsoleCPU compares the process CPU used while the demo load
+// runs at 5,000 records/s headless and with the console rendering (to a
+// discarded output, 200 ms ticks, 160×48, full colour) in the same run.
+//
+//	go test -run '^$' -bench ConsoleCPU -benchtime 1x .
+func BenchmarkConsoleCPU(b *testing.B) {
+	const d = 5 * time.Second
+	var headless, console time.Duration
+	for i := 0; i < b.N; i++ {
+		headless += loadCPU(b, false, d)
+		console += loadCPU(b, true, d)
+	}
+	b.ReportMetric(float64(headless.Milliseconds())/float64(b.N)/d.Seconds()/10, "headless-cpu-%")
+	b.ReportMetric(float64(console.Milliseconds())/float64(b.N)/d.Seconds()/10, "console-cpu-%")
+	b.ReportMetric(float64(console)/float64(headless), "console/headless")
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// loadCPU runs the demo stream, producers at 5,000 records/s in total and
+// the consumers for d, with or without the console, and returns the CPU used.
+func loadCPU(b *testing.B, withConsole bool, d time.Duration) time.Duration {
+	b.Helper()
+	clock := engine.NewOffsetClock(nil)
+	store := storeFlags{db: filepath.Join(b.TempDir(), "cpu.db"), sync: "always"}
+	db, e, err := store.open(clock)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	defer e.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := ensureStream(ctx, e, "demo", 8); err != nil {
+		b.Fatal(err)
+	}
+	prods := producers.DefaultsWith(e, "demo", producers.Config{Seed: 1, Clock: clock})
+	for _, p := range prods.All() {
+		p.Scale(5000.0 / 1200.0) // the demo's 1,200 records/s → 5,000
+	}
+	cons := consumers.Defaults(e, consumers.NewMetaCheckpoints(db), "demo", clock)
+	tap := e.NewTap(4096)
+	defer tap.Close()
+	start := cpuTime()
+	prods.Start(ctx)
+	cons.Start(ctx)
+	if withConsole {
+		lipgloss.SetColorProfile(termenv.TrueColor)
+		m := ui.New(&consoleBackend{e: e, clock: clock, tap: tap, prods: prods, cons: cons}, ui.Options{Stream: "demo", TickInterval: ui.DefaultTickInterval})
+		p := tea.NewProgram(m, tea.WithInput(nil), tea.WithOutput(io.Discard), tea.WithoutSignalHandler())
+		done := make(chan struct{})
+		go func() { defer close(done); p.Run() }()
+		p.Send(tea.WindowSizeMsg{Width: 160, Height: 48})
+		time.Sleep(d)
+		p.Quit()
+		<-done
+	} else {
+		time.Sleep(d)
+	}
+	prods.Stop()
+	cons.Stop()
+	return cpuTime() - start
 }

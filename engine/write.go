@@ -346,8 +346,15 @@ func (e *Engine) noteWriteThrottle(s *stream, sh *shard, now time.Time, n int64,
 		}
 	}
 	if total > 1 && topN*100/total >= 20 && topN > 1 {
-		e.event(EventThrottle, s.name, sh.id, "throttling on %s: %d records rejected — partition key %q carries %d%% of its writes", sh.id, n, top, topN*100/total)
+		e.event(EventThrottle, s.name, sh.id, "throttling on %s: %s rejected — partition key %q carries %d%% of its writes", sh.id, plural(n, "record"), top, topN*100/total)
 		return
 	}
-	e.event(EventThrottle, s.name, sh.id, "throttling on %s: %d records rejected (over 1 MiB/s or 1,000 records/s)", sh.id, n)
+	e.event(EventThrottle, s.name, sh.id, "throttling on %s: %s rejected (over 1 MiB/s or 1,000 records/s)", sh.id, plural(n, "record"))
+}
+
+func plural(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.FormatInt(n, 10) + " " + word + "s"
 }
