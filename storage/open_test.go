@@ -102,7 +102,7 @@ func TestLockedFile(t *testing.T) {
 	awaitReady(t, lines)
 
 	start := time.Now()
-	db, err := Open(path, Options{LockTimeout: time.Second})
+	db, err := Open(path, Options{}) // the default LockTimeout, 1s
 	elapsed := time.Since(start)
 	if err == nil {
 		db.Close()
@@ -114,7 +114,9 @@ func TestLockedFile(t *testing.T) {
 	if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "another shardscope") {
 		t.Fatalf("error %q does not name the path and the likely cause", err)
 	}
-	if elapsed < 900*time.Millisecond || elapsed > 2*time.Second {
+	// About 1s is the contract; the upper bound has slack because on a
+	// loaded shared machine a 50ms sleep can overshoot by half a second.
+	if elapsed < 900*time.Millisecond || elapsed > 4*time.Second {
 		t.Fatalf("Open gave up after %v, want about 1s", elapsed)
 	}
 	t.Logf("locked: %v (after %v)", err, elapsed.Round(time.Millisecond))

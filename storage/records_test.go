@@ -283,8 +283,16 @@ func TestTrimBefore(t *testing.T) {
 	}
 	totalBytes := payload(0, 100)
 
+	txid := func() (id int) {
+		db.bolt.View(func(tx *bolt.Tx) error { id = tx.ID(); return nil })
+		return id
+	}
+	before := txid()
 	if d, _, more, err := db.TrimBefore(s, 1_000_000, 10); err != nil || d != 0 || more {
 		t.Fatalf("trim before the head = %d, %v, %v", d, more, err)
+	}
+	if txid() != before {
+		t.Fatalf("a trim with nothing to delete committed a transaction")
 	}
 	var trimmed int64
 	for round := 0; ; round++ {
