@@ -124,6 +124,9 @@ func (e *Engine) DeleteStream(ctx context.Context, in DeleteStreamInput) error {
 	if s.deleting {
 		return newError(ResourceInUseException, "Stream %s under account %s is already being deleted.", s.name, e.opts.AccountID)
 	}
+	if err := e.consumersBlockDelete(s, in.EnforceConsumerDeletion); err != nil {
+		return err
+	}
 	s.deleting = true
 	s.deleteAt = e.clock.Now().Add(e.opts.DeleteDelay)
 	e.event(EventStream, s.name, "", "deleting stream %s", s.name)
@@ -202,7 +205,7 @@ func (e *Engine) DescribeStreamSummary(ctx context.Context, ref StreamRef) (Stre
 	return StreamSummary{
 		StreamName: s.name, StreamARN: e.arn(s.name), StreamStatus: s.status(e.clock.Now()), StreamMode: s.mode,
 		RetentionPeriodHours: s.retention, StreamCreation: s.created, EncryptionType: "NONE",
-		OpenShardCount: open, MaxRecordSizeInKiB: MaxRecordBytes >> 10,
+		OpenShardCount: open, ConsumerCount: e.consumerCount(s), MaxRecordSizeInKiB: MaxRecordBytes >> 10,
 	}, nil
 }
 

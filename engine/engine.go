@@ -50,6 +50,24 @@ type Options struct {
 	RetentionInterval time.Duration
 	// TrimBatch bounds how many records one trimming transaction deletes; default 5000.
 	TrimBatch int
+
+	// ScaleInterval is how often the background scaler evaluates ON_DEMAND
+	// streams; default 1 min (the service's metrics are per minute);
+	// negative turns the loop off (tests and demos call EvaluateScaling).
+	ScaleInterval time.Duration
+	// ScaleUpWindow is how long a shard must stay hot (≥ 80 % of its write
+	// limit, or throttled) before the scaler splits it; default 5 min, so a
+	// doubling of load is absorbed within the ~15 min the service quotes.
+	ScaleUpWindow time.Duration
+	// ScaleDownWindow is how long two adjacent shards must both stay cold
+	// (< 20 % of their write limit) before they are merged; default 24 h
+	// (the service sizes for its 30-day peak and gives capacity back slowly).
+	ScaleDownWindow time.Duration
+	// ScaleCooldown is the least time between two scaling actions on a
+	// stream; default 5 min; negative means none.
+	ScaleCooldown time.Duration
+	// Prices is the price table of the cost meter; zero means DefaultPrices.
+	Prices Prices
 }
 
 func (o *Options) fill() {
@@ -70,6 +88,10 @@ func (o *Options) fill() {
 	}
 	if o.TrimBatch <= 0 {
 		o.TrimBatch = 5000
+	}
+	o.fillScaling()
+	if o.Prices == (Prices{}) {
+		o.Prices = DefaultPrices
 	}
 }
 
@@ -129,6 +151,10 @@ func New(db *storage.DB, opts Options) (*Engine, error) {
 	if opts.RetentionInterval > 0 {
 		e.wg.Add(1)
 		go e.trimLoop()
+	}
+	if opts.ScaleInterval > 0 {
+		e.wg.Add(1)
+		go e.scaleLoop()
 	}
 	return e, nil
 }

@@ -34,6 +34,9 @@ func newEnv(t testing.TB, opts Options) *testEnv {
 	if opts.RetentionInterval == 0 {
 		opts.RetentionInterval = -1
 	}
+	if opts.ScaleInterval == 0 {
+		opts.ScaleInterval = -1 // tests call EvaluateScaling
+	}
 	env.opts = opts
 	env.open()
 	t.Cleanup(env.close)

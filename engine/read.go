@@ -349,35 +349,59 @@ func (sub *Subscription) Next(ctx context.Context) (SubscriptionEvent, error) {
 		return SubscriptionEvent{}, io.EOF
 	}
 	for {
-		view, err := sub.e.view(sub.ref, sub.created, sub.shard)
-		if err != nil {
-			return SubscriptionEvent{}, err
-		}
-		wake := view.sh.waitChan()
 		now := sub.e.clock.Now()
-		b, err := sub.e.readShard(view, sub.pos, sub.MaxRecords, now)
+		p, err := sub.poll(now)
 		if err != nil {
 			return SubscriptionEvent{}, err
 		}
-		sub.pos = b.next
-		if len(b.records) > 0 || b.end {
-			view.sh.metrics.add(now, Rate{RecordsOut: int64(len(b.records)), BytesOut: b.bytes})
-			ev := SubscriptionEvent{Records: b.records, MillisBehindLatest: b.behind, ContinuationSequenceNumber: formatSeq(sub.shard, b.next-1)}
-			if b.end {
-				ev.ChildShards = view.children
-				sub.ended = true
-				sub.Close()
-			}
-			return ev, nil
+		if p.ready {
+			p.sh.metrics.add(now, Rate{RecordsOut: int64(len(p.ev.Records)), BytesOut: p.bytes})
+			return p.ev, nil
 		}
 		select {
-		case <-wake:
+		case <-p.wake:
 		case <-sub.done:
 			return SubscriptionEvent{}, io.EOF
 		case <-ctx.Done():
 			return SubscriptionEvent{}, ctx.Err()
 		}
 	}
+}
+
+// polled is one look at a subscription's shard: an event when records are
+// ready or the shard has ended, else a channel closed at the next commit.
+type polled struct {
+	ev    SubscriptionEvent
+	ready bool
+	bytes int64
+	sh    *shard
+	wake  <-chan struct{}
+}
+
+// poll reads what is ready at the subscription's position and moves past
+// it. At the end of a closed shard the event carries the children and the
+// subscription is closed.
+func (sub *Subscription) poll(now time.Time) (polled, error) {
+	view, err := sub.e.view(sub.ref, sub.created, sub.shard)
+	if err != nil {
+		return polled{}, err
+	}
+	p := polled{sh: view.sh, wake: view.sh.waitChan()}
+	b, err := sub.e.readShard(view, sub.pos, sub.MaxRecords, now)
+	if err != nil {
+		return polled{}, err
+	}
+	sub.pos = b.next
+	if len(b.records) > 0 || b.end {
+		p.ready, p.bytes = true, b.bytes
+		p.ev = SubscriptionEvent{Records: b.records, MillisBehindLatest: b.behind, ContinuationSequenceNumber: formatSeq(sub.shard, b.next-1)}
+		if b.end {
+			p.ev.ChildShards = view.children
+			sub.ended = true
+			sub.Close()
+		}
+	}
+	return p, nil
 }
 
 // Position returns the continuation sequence number: just before the next record.

@@ -193,6 +193,7 @@ func (e *Engine) Snapshot() Snapshot {
 		}
 		ss.OpenShards, ss.ClosedShards = len(open), len(closed)
 		ss.Shards = append(open, closed...)
+		e.snapshotExtras(s, &ss, now)
 		snap.Streams = append(snap.Streams, ss)
 	}
 	sortStreams(snap.Streams)

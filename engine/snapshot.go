@@ -69,7 +69,31 @@ type StreamSnapshot struct {
 	// Shards lists open shards first, each group by index.
 	Shards []ShardSnapshot
 	// Totals over all the stream's shards for the last complete second.
+	// Rate.BytesOut and RecordsOut are shared reads (GetRecords and
+	// in-process Subscribe); enhanced fan-out reads are in FanOut.
 	Rate Rate
+	// Utilisation is how close the last complete second's writes came to
+	// the open shards' write capacity.
+	Utilisation Utilisation
+	// Cost prices the last minute's workload in both capacity modes.
+	Cost CostEstimate
+	// Consumers are the enhanced fan-out consumers, by name; FanOut is
+	// what they read in the last complete second, all together.
+	Consumers []ConsumerSnapshot
+	FanOut    Rate
+	// Scaling is the on-demand scaler's state; nil for PROVISIONED.
+	Scaling *ScalingStatus
+}
+
+// Utilisation is a stream's write load as a share of its open shards'
+// capacity (1,000 records/s and 1 MiB/s each).
+type Utilisation struct {
+	Records float64
+	Bytes   float64
+	// Max is the larger share, the one nearer its limit; By names it:
+	// "records" or "bytes".
+	Max float64
+	By  string
 }
 
 // ShardSnapshot is one shard in a Snapshot.
@@ -92,6 +116,12 @@ type ShardSnapshot struct {
 	TotalRecordsIn    int64
 	TotalThrottled    int64
 	TotalReadThrottle int64
+	// WriteUtilisation is the last complete second's writes as a share of
+	// the shard's write limit (records or bytes, whichever is nearer).
+	WriteUtilisation float64
+	// HotSince and ColdSince are when the on-demand scaler began to see the
+	// open shard as hot or cold (zero when it is neither, or PROVISIONED).
+	HotSince, ColdSince time.Time
 }
 
 // HistorySeconds is how many one-second buckets a shard's history keeps.

@@ -30,6 +30,9 @@ type stream struct {
 	nextShardIndex uint32
 	scalings       []time.Time // UpdateShardCount calls, for the 10-per-24h rule
 	modeSwitches   []time.Time // UpdateStreamMode calls, for the 2-per-24h rule
+
+	consumers map[string]*consumer // enhanced fan-out consumers by name (efo.go)
+	scale     *scalerState         // the on-demand scaler's memory (scaler.go)
 }
 
 // status derives the lifecycle state from the clock, so delays need no timers.
@@ -212,6 +215,8 @@ type streamMeta struct {
 	Scalings       []int64           `json:"scalings_ms,omitempty"`
 	ModeSwitches   []int64           `json:"mode_switches_ms,omitempty"`
 	Shards         []shardMeta       `json:"shards"`
+	Consumers      []consumerMeta    `json:"consumers,omitempty"`
+	Scaler         *scalerMeta       `json:"scaler,omitempty"`
 }
 
 type shardMeta struct {
@@ -265,6 +270,8 @@ func (s *stream) meta() streamMeta {
 		})
 		sh.mu.Unlock()
 	}
+	m.Consumers = s.consumerMetas()
+	m.Scaler = s.scalerMeta()
 	return m
 }
 
@@ -314,6 +321,8 @@ func (e *Engine) loadStream(b []byte) (*stream, error) {
 		s.shards = append(s.shards, sh)
 	}
 	sort.Slice(s.shards, func(i, j int) bool { return s.shards[i].index < s.shards[j].index })
+	s.loadConsumers(m.Consumers)
+	s.loadScaler(m.Scaler)
 	return s, nil
 }
 
