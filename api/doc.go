@@ -1,0 +1,16 @@
+// Package api serves a shardscope engine over the Amazon Kinesis Data
+// Streams wire protocol, so the AWS SDKs, the AWS CLI and boto3 talk to it
+// unchanged.
+//
+// It owns the wire layer and nothing else: the AWS JSON 1.1 envelope
+// (POST, X-Amz-Target: Kinesis_20131202.<Action>), its CBOR variant
+// (application/x-amz-cbor-1.1, the Java SDKs' default), member names and
+// types, blobs and timestamps, error bodies, CORS, and an HTTP server that
+// speaks HTTP/1.1 and cleartext HTTP/2 on one port and shuts down
+// gracefully. Every action is a thin translation: decode the request,
+// call the engine method of the same name, encode its result or its
+// *engine.Error. The engine does all validation it can see; this package
+// adds only the checks the engine cannot make (a member of the wrong type,
+// a required member that is absent rather than zero or empty, an unknown
+// action, a body too large to read).
+package api

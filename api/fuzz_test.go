@@ -1,0 +1,253 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/shardscope/shardscope/engine"
+)
+
+// The fuzz targets feed arbitrary bodies through the whole request path —
+// decoding, member reading, dispatch to a real engine, encoding — and check
+// that every reply is a 200 with a well-formed body or a well-formed error
+// with a known name. Run them with, e.g.,
+//
+//	go test ./api -run '^$' -fuzz FuzzDecodeJSON -fuzztime 60s
+
+// knownTypes are the error names the handler may send.
+var knownTypes = map[string]bool{
+	SerializationException: true, UnknownOperationException: true,
+	string(engine.ValidationException): true, string(engine.InvalidArgumentException): true,
+	string(engine.ResourceNotFoundException): true, string(engine.ResourceInUseException): true,
+	string(engine.LimitExceededException): true, string(engine.ExpiredIteratorException): true,
+	string(engine.ExpiredNextTokenException): true, string(engine.ProvisionedThroughputExceededException): true,
+}
+
+// fuzzActions lists the served actions in a fixed order; the fuzzed index
+// picks one, and indexes past the end name an unknown action.
+var fuzzActions = Actions()
+
+func actionIndex(name string) uint8 {
+	i := slices.Index(fuzzActions, name)
+	if i < 0 {
+		return 255
+	}
+	return uint8(i)
+}
+
+func actionName(i uint8) string {
+	if int(i) < len(fuzzActions) {
+		return fuzzActions[i]
+	}
+	return "NoSuchAction"
+}
+
+// seedRequests are real requests, in an order that makes later ones find
+// the stream and records the earlier ones made.
+var seedRequests = []struct {
+	action string
+	body   map[string]any
+	want   string // the error name expected, "" for success
+}{
+	{"CreateStream", map[string]any{"StreamName": "fz", "ShardCount": 2, "Tags": map[string]any{"k": "v"}}, ""},
+	{"CreateStream", map[string]any{"StreamName": "od", "StreamModeDetails": map[string]any{"StreamMode": "ON_DEMAND"}}, ""},
+	{"DescribeStream", map[string]any{"StreamName": "fz", "Limit": 1}, ""},
+	{"DescribeStreamSummary", map[string]any{"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/fz"}, ""},
+	{"ListStreams", map[string]any{"Limit": 10, "ExclusiveStartStreamName": "a"}, ""},
+	{"ListShards", map[string]any{"StreamName": "fz", "MaxResults": 1, "ShardFilter": map[string]any{"Type": "AT_TIMESTAMP", "Timestamp": "ts"}}, ""},
+	{"PutRecord", map[string]any{"StreamName": "fz", "PartitionKey": "pk", "Data": []byte("hello"), "ExplicitHashKey": "123"}, ""},
+	{"PutRecords", map[string]any{"StreamName": "fz", "Records": []any{
+		map[string]any{"PartitionKey": "a", "Data": []byte("x")},
+		map[string]any{"PartitionKey": "b", "Data": []byte{}},
+	}}, ""},
+	{"GetShardIterator", map[string]any{"StreamName": "fz", "ShardId": "shardId-000000000000", "ShardIteratorType": "AT_TIMESTAMP", "Timestamp": "ts"}, ""},
+	{"GetShardIterator", map[string]any{"StreamName": "fz", "ShardId": "shardId-000000000001", "ShardIteratorType": "AT_SEQUENCE_NUMBER", "StartingSequenceNumber": "1"}, "InvalidArgumentException"},
+	{"GetRecords", map[string]any{"ShardIterator": "AAAAAAAAAAE=", "Limit": 5}, "InvalidArgumentException"},
+	{"SplitShard", map[string]any{"StreamName": "fz", "ShardToSplit": "shardId-000000000000", "NewStartingHashKey": "85070591730234615865843651857942052864"}, ""},
+	{"MergeShards", map[string]any{"StreamName": "fz", "ShardToMerge": "shardId-000000000002", "AdjacentShardToMerge": "shardId-000000000003"}, ""},
+	{"UpdateShardCount", map[string]any{"StreamName": "fz", "TargetShardCount": 3, "ScalingType": "UNIFORM_SCALING"}, ""},
+	{"UpdateStreamMode", map[string]any{"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/fz", "StreamModeDetails": map[string]any{"StreamMode": "ON_DEMAND"}}, ""},
+	{"IncreaseStreamRetentionPeriod", map[string]any{"StreamName": "fz", "RetentionPeriodHours": 48}, ""},
+	{"DecreaseStreamRetentionPeriod", map[string]any{"StreamName": "fz", "RetentionPeriodHours": 24}, ""},
+	{"AddTagsToStream", map[string]any{"StreamName": "fz", "Tags": map[string]any{"a": "1", "b": ""}}, ""},
+	{"RemoveTagsFromStream", map[string]any{"StreamName": "fz", "TagKeys": []any{"a"}}, ""},
+	{"ListTagsForStream", map[string]any{"StreamName": "fz", "Limit": 1}, ""},
+	{"DescribeLimits", map[string]any{}, ""},
+	{"DeleteStream", map[string]any{"StreamName": "od", "EnforceConsumerDeletion": true}, ""},
+	{"CreateStream", map[string]any{"StreamName": "x", "ShardCount": "two"}, SerializationException},
+	{"PutRecord", map[string]any{"StreamName": "bad name!", "PartitionKey": nil, "Data": 3}, SerializationException},
+	{"PutRecord", map[string]any{"StreamName": "bad name!", "PartitionKey": "k", "Data": []byte{}}, "ValidationException"},
+	{"NoSuchAction", map[string]any{}, UnknownOperationException},
+}
+
+// seedTime is the timestamp the seeds use; "ts" above stands for it.
+var seedTime = t0.Add(time.Second)
+
+// jsonSeed encodes a seed body as the Go SDK would: base64 blobs, epoch
+// seconds.
+func jsonSeed(m map[string]any) []byte {
+	var conv func(v any) any
+	conv = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			out := map[string]any{}
+			for k, e := range x {
+				out[k] = conv(e)
+			}
+			return out
+		case []any:
+			out := make([]any, len(x))
+			for i, e := range x {
+				out[i] = conv(e)
+			}
+			return out
+		case string:
+			if x == "ts" {
+				return json.Number("1795780801.000")
+			}
+		}
+		return v // []byte marshals as base64
+	}
+	b, _ := json.Marshal(conv(m))
+	return b
+}
+
+// cborSeed encodes a seed body as the Java SDK would: byte strings, tag-1
+// milliseconds.
+func cborSeed(m map[string]any) []byte {
+	var conv func(v any) any
+	conv = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			out := map[string]any{}
+			for k, e := range x {
+				out[k] = conv(e)
+			}
+			return out
+		case []any:
+			out := make([]any, len(x))
+			for i, e := range x {
+				out[i] = conv(e)
+			}
+			return out
+		case string:
+			if x == "ts" {
+				return cbor.Tag{Number: 1, Content: seedTime.UnixMilli()}
+			}
+		}
+		return v
+	}
+	b, _ := cbor.Marshal(conv(m))
+	return b
+}
+
+// fuzzHandler is a handler over a real engine with limits off and a small
+// shard quota, so fuzzed CreateStream calls stay cheap.
+func fuzzHandler(f *testing.F) http.Handler {
+	e := testEngine(f, engine.Options{Clock: engine.NewManualClock(t0), DisableLimits: true, ShardLimit: 64})
+	return NewHandler(e, Options{})
+}
+
+// checkReply sends one request and checks the reply's shape.
+func checkReply(t *testing.T, h http.Handler, action, contentType string, body []byte) {
+	req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+	req.Header.Set("X-Amz-Target", TargetPrefix+action)
+	req.Header.Set("Content-Type", contentType)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	isCBOR := contentType == ContentTypeCBOR
+	if got := rec.Header().Get("Content-Type"); got != contentType {
+		t.Fatalf("%s: Content-Type %q, want %q", action, got, contentType)
+	}
+	decode := func(v any) error {
+		if isCBOR {
+			dm, _ := cbor.DecOptions{DefaultMapType: reflect.TypeOf(map[string]any(nil))}.DecMode()
+			return dm.Unmarshal(rec.Body.Bytes(), v)
+		}
+		return json.Unmarshal(rec.Body.Bytes(), v)
+	}
+	if rec.Code == http.StatusOK {
+		var m map[string]any
+		if err := decode(&m); err != nil {
+			t.Fatalf("%s: 200 with a body that is not a map: %v: %q", action, err, rec.Body.Bytes())
+		}
+		return
+	}
+	if rec.Code != http.StatusBadRequest {
+		t.Fatalf("%s: status %d (%q) for body %q", action, rec.Code, rec.Body.Bytes(), body)
+	}
+	var e map[string]any
+	if err := decode(&e); err != nil {
+		t.Fatalf("%s: error reply is not a map: %v: %q", action, err, rec.Body.Bytes())
+	}
+	typ, _ := e["__type"].(string)
+	msg, _ := e["message"].(string)
+	if !knownTypes[typ] || msg == "" || len(e) != 2 || rec.Header().Get("X-Amzn-ErrorType") != typ {
+		t.Fatalf("%s: malformed error reply %q (X-Amzn-ErrorType %q) for body %q", action, rec.Body.Bytes(), rec.Header().Get("X-Amzn-ErrorType"), body)
+	}
+}
+
+func FuzzDecodeJSON(f *testing.F) {
+	for _, s := range seedRequests {
+		f.Add(actionIndex(s.action), jsonSeed(s.body))
+	}
+	for _, raw := range []string{``, `null`, `[]`, `{"StreamName":{}}`, `{"Limit":1e400}`, `{"Limit":-1.5}`, `{"Records":[null,1]}`, `{"Data":"===="}`, `{"a":1}{"b":2}`, "{\"StreamName\":\"\xff\"}"} {
+		f.Add(actionIndex("PutRecords"), []byte(raw))
+		f.Add(actionIndex("ListShards"), []byte(raw))
+	}
+	h := fuzzHandler(f)
+	f.Fuzz(func(t *testing.T, action uint8, body []byte) {
+		checkReply(t, h, actionName(action), ContentTypeJSON, body)
+	})
+}
+
+func FuzzDecodeCBOR(f *testing.F) {
+	for _, s := range seedRequests {
+		f.Add(actionIndex(s.action), cborSeed(s.body))
+	}
+	for _, raw := range [][]byte{
+		{},
+		{0xf6},                             // null
+		{0xbf, 0xff},                       // empty indefinite map
+		{0xa1, 0x01, 0x02},                 // integer key
+		{0xa1, 0x61, 'T', 0xc1, 0x61, 'x'}, // tag 1 over text
+		{0xa1, 0x65, 'L', 'i', 'm', 'i', 't', 0xfb, 0x7f, 0xf0, 0, 0, 0, 0, 0, 0}, // +Inf
+		{0x9f, 0x9f, 0x9f, 0xff, 0xff, 0xff},
+		{0xa1, 0x64, 'D', 'a', 't', 'a', 0xc2, 0x41, 0x01}, // bignum
+	} {
+		f.Add(actionIndex("GetShardIterator"), raw)
+		f.Add(actionIndex("PutRecord"), raw)
+	}
+	h := fuzzHandler(f)
+	f.Fuzz(func(t *testing.T, action uint8, body []byte) {
+		checkReply(t, h, actionName(action), ContentTypeCBOR, body)
+	})
+}
+
+// The seeds do what they say, in both encodings.
+func TestFuzzSeeds(t *testing.T) {
+	for _, enc := range []struct {
+		contentType string
+		encode      func(map[string]any) []byte
+	}{{ContentTypeJSON, jsonSeed}, {ContentTypeCBOR, cborSeed}} {
+		e := testEngine(t, engine.Options{Clock: engine.NewManualClock(t0), DisableLimits: true, ShardLimit: 64})
+		h := NewHandler(e, Options{})
+		for i, s := range seedRequests {
+			req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(enc.encode(s.body)))
+			req.Header.Set("X-Amz-Target", TargetPrefix+s.action)
+			req.Header.Set("Content-Type", enc.contentType)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if got := rec.Header().Get("X-Amzn-ErrorType"); got != s.want {
+				t.Errorf("%s seed %d (%s): got %d %q, want %q", enc.contentType, i, s.action, rec.Code, rec.Body.Bytes(), s.want)
+			}
+		}
+	}
+}

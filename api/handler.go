@@ -1,0 +1,336 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/shardscope/shardscope/engine"
+)
+
+// Content types of the two encodings of the protocol.
+const (
+	ContentTypeJSON = "application/x-amz-json-1.1"
+	ContentTypeCBOR = "application/x-amz-cbor-1.1"
+)
+
+// TargetPrefix is the X-Amz-Target prefix of every Kinesis action.
+const TargetPrefix = "Kinesis_20131202."
+
+// DefaultMaxBodyBytes is the default request size limit. It sits well above
+// the largest valid request (a 5 MiB PutRecords is about 6.7 MiB of JSON) so
+// that slightly oversized batches get the engine's own "Records size exceeds
+// 5 MB limit" error rather than a bare 413.
+const DefaultMaxBodyBytes = 16 << 20
+
+// Wire-only error names: the ones the service's front end returns before an
+// action runs. The engine's names (engine.ErrorCode) are used for the rest.
+const (
+	SerializationException    = "SerializationException"
+	UnknownOperationException = "UnknownOperationException"
+	AccessDeniedException     = "AccessDeniedException"
+)
+
+// Options configure a handler.
+type Options struct {
+	// Logger receives one debug line per request and the details of
+	// internal failures; nil discards them.
+	Logger *slog.Logger
+	// MaxBodyBytes bounds a request body; larger requests get HTTP 413 as
+	// from the service. Zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+type handler struct {
+	e       *engine.Engine
+	log     *slog.Logger
+	maxBody int64
+}
+
+// NewHandler returns an http.Handler that serves e over the Kinesis wire
+// protocol (AWS JSON 1.1 and its CBOR variant) on any path.
+func NewHandler(e *engine.Engine, opts Options) http.Handler {
+	h := &handler{e: e, log: opts.Logger, maxBody: opts.MaxBodyBytes}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	return h
+}
+
+// apiError is an error as it goes on the wire: a name, a message and the
+// HTTP status (0 means 400, or 500 for InternalFailure).
+type apiError struct {
+	Code    string
+	Message string
+	Status  int
+	cause   error // logged, never sent
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+func (e *apiError) status() int {
+	switch {
+	case e.Status != 0:
+		return e.Status
+	case e.Code == string(engine.InternalFailure):
+		return http.StatusInternalServerError
+	}
+	return http.StatusBadRequest
+}
+
+func serializationError(format string, args ...any) *apiError {
+	return &apiError{Code: SerializationException, Message: fmt.Sprintf(format, args...)}
+}
+
+func internalFailure(cause error) *apiError {
+	return &apiError{Code: string(engine.InternalFailure), Message: "Internal service failure.", cause: cause}
+}
+
+// toAPIError turns what an action returned into a wire error. Engine errors
+// keep their name and message unchanged; anything else is an internal
+// failure whose cause is logged, not shown.
+func toAPIError(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	var ee *engine.Error
+	if errors.As(err, &ee) && ee != nil && ee.Code != "" {
+		return &apiError{Code: string(ee.Code), Message: ee.Message, cause: ee.Err}
+	}
+	return internalFailure(err)
+}
+
+// wireCodec is the body encoding of one request and its reply.
+type wireCodec struct{ cbor bool }
+
+// codecFor picks the encoding from the request's Content-Type. Only the
+// CBOR type selects CBOR; every other (JSON 1.1, application/json, none)
+// is read as JSON.
+func codecFor(contentType string) wireCodec {
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		mt = strings.ToLower(strings.TrimSpace(contentType))
+	}
+	return wireCodec{cbor: mt == ContentTypeCBOR}
+}
+
+func (c wireCodec) contentType() string {
+	if c.cbor {
+		return ContentTypeCBOR
+	}
+	return ContentTypeJSON
+}
+
+func (c wireCodec) decode(body []byte) (map[string]any, *apiError) {
+	if c.cbor {
+		return decodeCBOR(body)
+	}
+	return decodeJSON(body)
+}
+
+var cborEnc = func() cbor.EncMode {
+	em, err := cbor.EncOptions{}.EncMode()
+	if err != nil {
+		panic(err)
+	}
+	return em
+}()
+
+func (c wireCodec) marshal(v any) ([]byte, error) {
+	if c.cbor {
+		return cborEnc.Marshal(v)
+	}
+	// Like the service, leave <, > and & unescaped in messages and data.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// errorBody is the body of every error reply.
+type errorBody struct {
+	Type    string `json:"__type"`
+	Message string `json:"message"`
+}
+
+// ServeHTTP answers one request.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	hdr := w.Header()
+	hdr.Set("x-amzn-RequestId", newRequestID())
+	hdr.Set("x-amz-id-2", newID2())
+	if r.Header.Get("Origin") != "" {
+		// Any origin may call: the engine is a local development service
+		// and the SDKs in browsers sign requests themselves.
+		hdr.Set("Access-Control-Allow-Origin", "*")
+		hdr.Set("Access-Control-Expose-Headers", "x-amzn-RequestId, x-amzn-ErrorType, x-amz-id-2, x-amzn-ErrorMessage, Date")
+	}
+	if r.Method == http.MethodOptions {
+		h.preflight(w, r)
+		return
+	}
+	c := codecFor(r.Header.Get("Content-Type"))
+	action := strings.TrimSpace(r.Header.Get("X-Amz-Target"))
+	status := h.serve(w, r, c, action)
+	h.log.Debug("request", "action", strings.TrimPrefix(action, TargetPrefix), "status", status,
+		"duration", time.Since(start), "proto", r.Proto, "request_id", hdr.Get("x-amzn-RequestId"))
+}
+
+// preflight answers a CORS preflight.
+func (h *handler) preflight(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Access-Control-Allow-Origin", "*")
+	if rh := r.Header.Get("Access-Control-Request-Headers"); rh != "" {
+		hdr.Set("Access-Control-Allow-Headers", rh)
+	} else {
+		hdr.Set("Access-Control-Allow-Headers", "Content-Type, X-Amz-Target, X-Amz-Date, X-Amz-Security-Token, X-Amz-User-Agent, Authorization, Amz-Sdk-Invocation-Id, Amz-Sdk-Request")
+	}
+	hdr.Set("Access-Control-Allow-Methods", "POST, OPTIONS")
+	hdr.Set("Access-Control-Max-Age", "172800")
+	hdr.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusOK)
+}
+
+// serve runs one action and writes its reply; it returns the status sent.
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, c wireCodec, target string) (status int) {
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.Error("panic serving request", "target", target, "panic", p, "stack", string(debug.Stack()))
+			status = h.writeError(w, c, internalFailure(fmt.Errorf("panic: %v", p)))
+		}
+	}()
+	if r.Method != http.MethodPost {
+		return h.writeError(w, c, &apiError{Code: AccessDeniedException, Message: "Unable to determine service/operation name to be authorized", Status: http.StatusForbidden})
+	}
+	name, ok := strings.CutPrefix(target, TargetPrefix)
+	act := actions[name]
+	if !ok || act == nil {
+		msg := "Missing X-Amz-Target header; expected " + TargetPrefix + "<Action>."
+		switch {
+		case target != "" && !ok:
+			msg = fmt.Sprintf("Unknown service target %q; expected %s<Action>.", clip(target), TargetPrefix)
+		case target != "":
+			msg = fmt.Sprintf("Operation %s is not supported by shardscope.", clip(name))
+		}
+		return h.writeError(w, c, &apiError{Code: UnknownOperationException, Message: msg})
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return h.tooLarge(w, c)
+		}
+		// The client went away or sent a broken body: nothing useful to say.
+		return h.writeError(w, c, serializationError("Could not read the request body: %v", err))
+	}
+	var out any
+	fast := false
+	if name == "PutRecords" && !c.cbor {
+		var args engine.PutRecordsInput
+		if args, fast = fastPutRecords(body); fast {
+			out, err = runPutRecords(r.Context(), h.e, args)
+		}
+	}
+	if !fast {
+		m, aerr := c.decode(body)
+		if aerr != nil {
+			return h.writeError(w, c, aerr)
+		}
+		out, err = act(r.Context(), h.e, newObject(m))
+	}
+	if err != nil {
+		return h.writeError(w, c, toAPIError(err))
+	}
+	b, err := c.marshal(out)
+	if err != nil {
+		return h.writeError(w, c, internalFailure(err))
+	}
+	return h.write(w, c, http.StatusOK, b)
+}
+
+// tooLarge answers a body over the limit the way the service's front end
+// does: HTTP 413 and no error name, so SDKs report the status code.
+func (h *handler) tooLarge(w http.ResponseWriter, c wireCodec) int {
+	b, _ := c.marshal(map[string]string{"message": fmt.Sprintf("Request body is larger than %d bytes.", h.maxBody)})
+	return h.write(w, c, http.StatusRequestEntityTooLarge, b)
+}
+
+func (h *handler) writeError(w http.ResponseWriter, c wireCodec, e *apiError) int {
+	status := e.status()
+	switch {
+	case status >= 500 && errors.Is(e.cause, context.Canceled):
+		// The client hung up mid-call: worth a trace, not an alarm.
+		h.log.Debug("request cancelled by the client", "message", e.Message)
+	case status >= 500:
+		h.log.Error("internal failure", "code", e.Code, "message", e.Message, "cause", e.cause)
+	}
+	b, err := c.marshal(errorBody{Type: e.Code, Message: e.Message})
+	if err != nil {
+		b = []byte(`{"__type":"InternalFailure","message":"Internal service failure."}`)
+	}
+	// SDKs read the name from this header before the body; it must match.
+	w.Header().Set("X-Amzn-ErrorType", e.Code)
+	return h.write(w, c, status, b)
+}
+
+func (h *handler) write(w http.ResponseWriter, c wireCodec, status int, b []byte) int {
+	hdr := w.Header()
+	hdr.Set("Content-Type", c.contentType())
+	hdr.Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	if _, err := w.Write(b); err != nil {
+		h.log.Debug("writing reply", "err", err)
+	}
+	return status
+}
+
+// newRequestID returns a random (version 4) UUID, as the service's request ids are.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:36], b[10:16])
+	return string(s[:])
+}
+
+// newID2 returns an opaque x-amz-id-2 value like the service's.
+func newID2() string {
+	var b [48]byte
+	_, _ = rand.Read(b[:])
+	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+// action is one Kinesis action: read the request's members, call the
+// engine, return the reply's members.
+type action func(ctx context.Context, e *engine.Engine, in object) (any, error)

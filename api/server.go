@@ -1,0 +1,82 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+)
+
+// DefaultShutdownTimeout is how long in-flight requests may run after the
+// serving context ends before their connections are closed.
+const DefaultShutdownTimeout = 30 * time.Second
+
+// Server serves a handler over HTTP/1.1 and cleartext HTTP/2 (h2c with
+// prior knowledge, as the Java SDK v2 async client speaks it on http://)
+// on one listener.
+type Server struct {
+	// Handler answers every request, normally NewHandler's.
+	Handler http.Handler
+	// Logger receives server errors (bad TLS-less handshakes, accept
+	// failures) and the start and end of serving; nil discards them.
+	Logger *slog.Logger
+	// ShutdownTimeout bounds the graceful shutdown; zero means
+	// DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+}
+
+// Serve accepts connections on ln until ctx ends, then stops accepting,
+// lets in-flight requests finish (up to ShutdownTimeout) and returns nil.
+// It returns an error only when serving fails for another reason. The
+// listener is closed on return.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	log := s.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	grace := s.ShutdownTimeout
+	if grace <= 0 {
+		grace = DefaultShutdownTimeout
+	}
+	// net/http serves unencrypted HTTP/2 itself since Go 1.24, and unlike
+	// the deprecated x/net h2c wrapper, which hijacks connections out of
+	// the server's sight, its Shutdown drains HTTP/2 connections too.
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	srv := &http.Server{
+		Handler:           s.Handler,
+		Protocols:         protocols,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("serving the Kinesis API", "addr", ln.Addr().String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("shutdown timed out; closing remaining connections", "timeout", grace)
+		err = srv.Close()
+	}
+	if serr := <-errc; serr != nil && !errors.Is(serr, http.ErrServerClosed) && err == nil {
+		err = serr
+	}
+	log.Info("stopped serving the Kinesis API", "addr", ln.Addr().String())
+	return err
+}
+
+// Serve serves h on ln over HTTP/1.1 and cleartext HTTP/2 until ctx ends,
+// then shuts down gracefully; see Server.Serve.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
+	return (&Server{Handler: h, Logger: logger}).Serve(ctx, ln)
+}
