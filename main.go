@@ -312,6 +312,9 @@ embedded shardscope (limits off, a temporary store) and measures that.`,
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), res)
+			if res.LastError != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "last error:", res.LastError)
+			}
 			return nil
 		},
 	}

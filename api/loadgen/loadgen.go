@@ -78,6 +78,21 @@ type Result struct {
 	Consumed    int64 // records read (summed over consumers)
 	ConsumeTime time.Duration
 	P50, P99    time.Duration // put start → record read
+	// LastError describes the last failure counted in Errors.
+	LastError string
+}
+
+// tally is the Result being filled by the goroutines of a run.
+type tally struct {
+	*Result
+	mu sync.Mutex // guards LastError
+}
+
+func (t *tally) fail(err error) {
+	atomic.AddInt64(&t.Errors, 1)
+	t.mu.Lock()
+	t.LastError = err.Error()
+	t.mu.Unlock()
 }
 
 // String is the one-line summary `shardscope bench` prints.
@@ -116,6 +131,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 
 	var res Result
+	tl := &tally{Result: &res}
 	var lats []time.Duration
 	var latMu sync.Mutex
 	readCtx, stopReading := context.WithCancel(ctx)
@@ -131,7 +147,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			readers.Add(1)
 			go func(it *string) {
 				defer readers.Done()
-				local := consume(readCtx, c, it, cfg.Poll, &res)
+				local := consume(readCtx, c, it, cfg.Poll, tl)
 				latMu.Lock()
 				lats = append(lats, local...)
 				latMu.Unlock()
@@ -146,7 +162,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		producers.Add(1)
 		go func(p int) {
 			defer producers.Done()
-			produce(putCtx, c, cfg, p, &res)
+			produce(putCtx, c, cfg, p, tl)
 		}(p)
 	}
 	producers.Wait()
@@ -188,7 +204,7 @@ func waitActive(ctx context.Context, c *kinesis.Client, stream string) ([]string
 
 // produce sends batches until ctx ends. Each record starts with the send
 // time in Unix nanoseconds, which readers turn into latency.
-func produce(ctx context.Context, c *kinesis.Client, cfg Config, p int, res *Result) {
+func produce(ctx context.Context, c *kinesis.Client, cfg Config, p int, res *tally) {
 	rng := rand.New(rand.NewPCG(uint64(p), 7))
 	entries := make([]types.PutRecordsRequestEntry, cfg.Batch)
 	for ctx.Err() == nil {
@@ -205,7 +221,7 @@ func produce(ctx context.Context, c *kinesis.Client, cfg Config, p int, res *Res
 				if errors.As(err, &pte) {
 					atomic.AddInt64(&res.Throttled, int64(len(entries)))
 				} else {
-					atomic.AddInt64(&res.Errors, 1)
+					res.fail(err)
 				}
 			}
 			continue
@@ -218,7 +234,7 @@ func produce(ctx context.Context, c *kinesis.Client, cfg Config, p int, res *Res
 			case "ProvisionedThroughputExceededException":
 				atomic.AddInt64(&res.Throttled, 1)
 			default:
-				atomic.AddInt64(&res.Errors, 1)
+				res.fail(fmt.Errorf("%s: %s", aws.ToString(r.ErrorCode), aws.ToString(r.ErrorMessage)))
 			}
 		}
 		atomic.AddInt64(&res.Put, int64(ok))
@@ -227,7 +243,7 @@ func produce(ctx context.Context, c *kinesis.Client, cfg Config, p int, res *Res
 }
 
 // consume polls one shard every poll interval and returns the latencies it saw.
-func consume(ctx context.Context, c *kinesis.Client, it *string, poll time.Duration, res *Result) []time.Duration {
+func consume(ctx context.Context, c *kinesis.Client, it *string, poll time.Duration, res *tally) []time.Duration {
 	var lats []time.Duration
 	t := time.NewTicker(poll)
 	defer t.Stop()
@@ -237,7 +253,7 @@ func consume(ctx context.Context, c *kinesis.Client, it *string, poll time.Durat
 			if ctx.Err() != nil {
 				return lats
 			}
-			atomic.AddInt64(&res.Errors, 1)
+			res.fail(err)
 		} else {
 			now := time.Now().UnixNano()
 			for _, r := range out.Records {
