@@ -149,12 +149,13 @@ func New(db *storage.DB, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	if opts.RetentionInterval > 0 {
-		e.wg.Add(1)
-		go e.trimLoop()
+		e.every(opts.RetentionInterval, "retention", e.ApplyRetention)
 	}
 	if opts.ScaleInterval > 0 {
-		e.wg.Add(1)
-		go e.scaleLoop()
+		e.every(opts.ScaleInterval, "on-demand scaling", func(now time.Time) error {
+			_, err := e.EvaluateScaling(now)
+			return err
+		})
 	}
 	return e, nil
 }

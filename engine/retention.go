@@ -4,20 +4,25 @@ import (
 	"time"
 )
 
-func (e *Engine) trimLoop() {
-	defer e.wg.Done()
-	t := time.NewTicker(e.opts.RetentionInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-e.stop:
-			return
-		case <-t.C:
-			if err := e.ApplyRetention(e.clock.Now()); err != nil {
-				e.event(EventError, "", "", "retention: %v", err)
+// every runs fn on a ticker until the engine closes; failures become
+// error events named by what.
+func (e *Engine) every(interval time.Duration, what string, fn func(now time.Time) error) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-e.stop:
+				return
+			case <-t.C:
+				if err := fn(e.clock.Now()); err != nil {
+					e.event(EventError, "", "", "%s: %v", what, err)
+				}
 			}
 		}
-	}
+	}()
 }
 
 // ApplyRetention trims every record older than its stream's retention at

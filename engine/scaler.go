@@ -140,22 +140,6 @@ func (s *stream) loadScaler(m *scalerMeta) {
 	s.scale = st
 }
 
-func (e *Engine) scaleLoop() {
-	defer e.wg.Done()
-	t := time.NewTicker(e.opts.ScaleInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-e.stop:
-			return
-		case <-t.C:
-			if _, err := e.EvaluateScaling(e.clock.Now()); err != nil {
-				e.event(EventError, "", "", "on-demand scaling: %v", err)
-			}
-		}
-	}
-}
-
 // EvaluateScaling runs the on-demand scaler once at now: for every ON_DEMAND
 // stream it reads the per-second write metrics of each open shard since the
 // last evaluation and, outside the cooldown,
