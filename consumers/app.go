@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -14,10 +15,12 @@ import (
 )
 
 // Processor handles the records an App reads. Process is called with the
-// records of one shard in sequence order; calls for different shards may
-// run at the same time, calls for one shard never do. When Process returns
-// an error (or panics) the App counts it and offers the same batch again
-// later: delivery is at-least-once.
+// records of one shard in sequence order (the user records of KPL
+// aggregates expanded, each with its container's sequence number); calls
+// for different shards may run at the same time. While a lease moves
+// between workers, two calls for one shard may briefly overlap. When
+// Process returns an error (or panics) the App counts it and offers the
+// same batch again later: delivery is at-least-once.
 type Processor interface {
 	// Process handles a batch of one shard's records; the App checkpoints
 	// the batch's last record once it returns nil.
@@ -31,10 +34,15 @@ type Summarizer interface {
 	Summary() string
 }
 
+// leaseEpsilon is the KCL's epsilonMillis, taken off renewals and added to
+// the take interval.
+const leaseEpsilon = 25 * time.Millisecond
+
 // Config tunes an App. The zero value gives the defaults.
 type Config struct {
 	// PollInterval is how long a shard reader waits after a response
-	// without records. Default 500ms.
+	// without records, and between two looks at the lease table while a
+	// shard waits for its parents. Default 500ms.
 	PollInterval time.Duration
 	// MinReadInterval is the shortest gap between two GetRecords calls on
 	// one shard, which keeps a reader within the service's 5 calls/s per
@@ -42,8 +50,9 @@ type Config struct {
 	MinReadInterval time.Duration
 	// Limit is the most records one GetRecords call asks for. Default 1000.
 	Limit int
-	// Clock stamps Stats. Default engine.SystemClock. Waiting always uses
-	// real timers.
+	// Clock stamps Stats and judges leases (renewal, take and expiry
+	// schedules). Default engine.SystemClock. Waiting always uses real
+	// timers: workers look at the clock every LeaseCheckInterval.
 	Clock engine.Clock
 	// StartPosition is where a shard without a checkpoint is read from:
 	// engine.TrimHorizon (the default) or engine.Latest. With Latest, only
@@ -53,14 +62,50 @@ type Config struct {
 	// nothing after a reshard is lost.
 	StartPosition engine.IteratorType
 	// RelistInterval is how often the shard list is read again to pick up
-	// new shards. Default 5s. A reader reaching a shard's end also
-	// triggers a listing.
+	// new shards and create their leases. Default 5s. A reader reaching a
+	// shard's end also triggers a listing.
 	RelistInterval time.Duration
 	// ThrottleBackoff is the first wait after a
 	// ProvisionedThroughputExceededException; it doubles on each further
 	// throttle of the same reader up to 8 times this value and resets after
 	// a successful read. Default 1s.
 	ThrottleBackoff time.Duration
+
+	// Workers is how many workers Run starts. Default 1. More can be added
+	// with AddWorker while the App runs.
+	Workers int
+	// WorkerPrefix names the workers: WorkerPrefix + "1", "2", … in the
+	// order they start. Default "w". Worker IDs must be unique among the
+	// live workers sharing a lease table: give App instances (processes)
+	// sharing Leases distinct prefixes. A worker that finds a lease under
+	// its own ID which it does not hold (left by a previous process) takes
+	// it back at once.
+	WorkerPrefix string
+	// Leases is where the lease table lives (bucket LeaseBucket(name)),
+	// such as NewMetaLeases(db). Default: a MemoryMeta of the App's own.
+	Leases LeaseStore
+	// LeaseDuration is how long, by Clock, a lease's counter must stay
+	// unchanged before other workers treat it as expired. Default 10s (the
+	// KCL's failoverTimeMillis).
+	LeaseDuration time.Duration
+	// RenewInterval is how often, by Clock, a worker renews its leases.
+	// Default LeaseDuration/3 − 25ms.
+	RenewInterval time.Duration
+	// TakeInterval is how often, by Clock, a worker takes free or expired
+	// leases and, when it holds fewer than its share, steals one from the
+	// busiest worker. Default 2 × (LeaseDuration + 25ms). A worker also
+	// takes free leases as soon as new ones appear.
+	TakeInterval time.Duration
+	// MaxLeasesToSteal bounds the leases one take steals. Default 1.
+	MaxLeasesToSteal int
+	// LeaseCheckInterval is how often, in real time, a worker looks at the
+	// clock to see whether a renewal or a take is due. Default
+	// RenewInterval/4, at most 250ms.
+	LeaseCheckInterval time.Duration
+	// AutoCheckpoint checkpoints the last record of every batch once
+	// ProcessRecords returns nil, and ShardEnd at a shard's end when the
+	// processor did not. NewApp (a simple Processor) always sets it.
+	AutoCheckpoint bool
 }
 
 func (c Config) withDefaults() Config {
@@ -88,6 +133,33 @@ func (c Config) withDefaults() Config {
 	if c.ThrottleBackoff <= 0 {
 		c.ThrottleBackoff = time.Second
 	}
+	if c.Workers <= 0 {
+		c.Workers = 1
+	}
+	if c.WorkerPrefix == "" {
+		c.WorkerPrefix = "w"
+	}
+	if c.LeaseDuration <= 0 {
+		c.LeaseDuration = 10 * time.Second
+	}
+	if c.RenewInterval <= 0 {
+		c.RenewInterval = c.LeaseDuration / 3
+		if c.RenewInterval > 2*leaseEpsilon {
+			c.RenewInterval -= leaseEpsilon
+		}
+	}
+	if c.TakeInterval <= 0 {
+		c.TakeInterval = 2 * (c.LeaseDuration + leaseEpsilon)
+	}
+	if c.MaxLeasesToSteal <= 0 {
+		c.MaxLeasesToSteal = 1
+	}
+	if c.LeaseCheckInterval <= 0 {
+		c.LeaseCheckInterval = min(c.RenewInterval/4, 250*time.Millisecond)
+		if c.LeaseCheckInterval < time.Millisecond {
+			c.LeaseCheckInterval = time.Millisecond
+		}
+	}
 	return c
 }
 
@@ -96,9 +168,10 @@ type ShardState string
 
 // The states of a shard in an App.
 const (
-	// StateWaiting: a parent of the shard has not been read to its end yet.
+	// StateWaiting: a parent of the shard has not been read to its end
+	// yet (the shard may not have a lease yet).
 	StateWaiting ShardState = "waiting-for-parents"
-	// StateReading: a reader follows the shard.
+	// StateReading: a worker of this App follows the shard.
 	StateReading ShardState = "reading"
 	// StateEnded: the shard was read to its end (checkpoint SHARD_END), or
 	// skipped because the App started at LATEST.
@@ -106,6 +179,12 @@ const (
 	// StateStopped: the source no longer knows the shard
 	// (ResourceNotFoundException); its reader stopped.
 	StateStopped ShardState = "stopped"
+	// StateUnowned: the shard's lease is free, waiting for a worker.
+	StateUnowned ShardState = "unowned"
+	// StateElsewhere: the lease is held by a worker that does not read
+	// here: one of another App instance, or a crashed worker whose lease
+	// has not expired yet.
+	StateElsewhere ShardState = "owned-elsewhere"
 )
 
 // String returns the state's name.
@@ -118,11 +197,18 @@ type ShardStats struct {
 	// MillisBehindLatest is how far the last response was behind the
 	// shard's tip.
 	MillisBehindLatest int64
-	// LastCheckpoint is the last checkpoint saved (or loaded): a sequence
-	// number, ShardEnd, or "".
-	LastCheckpoint string
+	// LastCheckpoint is the lease's checkpoint: a sequence number,
+	// ShardEnd, CheckpointTrimHorizon, CheckpointLatest, or "" without a
+	// lease; CheckpointSubSequence goes with a KPL aggregate's sequence
+	// number.
+	LastCheckpoint        string
+	CheckpointSubSequence int64
 	// Records is how many records of the shard were processed in this Run.
 	Records int64
+	// Owner is the worker holding the lease, "" when none; LeaseCounter is
+	// the lease's counter.
+	Owner        string
+	LeaseCounter int64
 }
 
 // Stats is an immutable picture of an App.
@@ -133,8 +219,10 @@ type Stats struct {
 	At time.Time
 	// Running reports whether Run is in progress.
 	Running bool
-	// Shards lists the known shards by ID.
+	// Shards lists the known shards (listed or leased) by ID.
 	Shards []ShardStats
+	// Workers lists the workers of this Run in the order they started.
+	Workers []WorkerStats
 	// Records is the total of records processed since the App was made.
 	Records int64
 	// Throttled counts ProvisionedThroughputExceededException responses.
@@ -143,12 +231,18 @@ type Stats struct {
 	// by a fresh iterator).
 	Expired int64
 	// Errors counts other failures: listing, reading, processing,
-	// checkpointing.
+	// checkpointing, lease table access.
 	Errors int64
 	// LastError describes the latest of them, "" when none.
 	LastError string
 	// MaxLagMillis is the largest MillisBehindLatest of the shards being read.
 	MaxLagMillis int64
+	// LeaseMoves counts leases this App's workers took from another worker
+	// (expired or stolen to balance) since the App was made.
+	LeaseMoves int64
+	// DroppedAggregates counts KPL aggregates dropped because a user record
+	// hashed outside the shard they were read from.
+	DroppedAggregates int64
 }
 
 // Count returns how many shards are in the given state.
@@ -162,54 +256,92 @@ func (s Stats) Count(state ShardState) int {
 	return n
 }
 
-// App is a polling consumer application: it reads every shard of one
-// stream, parents before children, hands the records to its Processor and
-// checkpoints after each batch.
+// Worker returns the stats of the worker with the given ID.
+func (s Stats) Worker(id string) (WorkerStats, bool) {
+	for _, w := range s.Workers {
+		if w.ID == id {
+			return w, true
+		}
+	}
+	return WorkerStats{}, false
+}
+
+// App is a consumer application: a name, a stream, and workers that share
+// the stream's shards through a lease table, as the KCL does. Each worker
+// takes free or expired leases, renews its own, balances with the others,
+// reads its shards (parents before children), hands the records to a
+// RecordProcessor per shard, and gives its leases back when it stops.
 type App struct {
-	name   string
-	stream string
-	proc   Processor
-	src    Source
-	cps    CheckpointStore
-	cfg    Config
+	name    string
+	stream  string
+	proc    Processor
+	factory RecordProcessorFactory
+	src     Source
+	cps     CheckpointStore
+	cfg     Config
+	table   leaseTable
 
-	running atomic.Bool
+	running  atomic.Bool
+	syncWake chan struct{}
 
-	mu        sync.Mutex // guards what follows
-	shards    map[string]*shardEntry
-	records   int64
-	throttled int64
-	expired   int64
-	errs      int64
-	lastErr   string
-}
-
-// shardEntry is the App's view of one shard. The coordinator creates and
-// deletes entries; a shard's reader updates its own entry's progress.
-type shardEntry struct {
-	info       engine.Shard
-	initial    bool // found by the first listing of the Run
-	loaded     bool // checkpoint loaded
-	checkpoint string
-	state      ShardState
-	skipped    bool // ended without reading (StartPosition LATEST)
-	reader     bool // a reader goroutine runs
-	lag        int64
+	mu         sync.Mutex // guards what follows
+	shards     map[string]*shardEntry
+	listing    map[string]engine.Shard // latest successful listing of this Run
+	listed     bool                    // a listing succeeded in this Run
+	leaseView  map[string]Lease        // latest known lease table
+	leaseEvent chan struct{}           // closed when a lease ends or vanishes
+	workers    []*worker
+	nextWorker int
+	live       bool // Run in progress and not stopping
+	stopping   bool // Run is stopping its workers
 	records    int64
+	throttled  int64
+	expired    int64
+	errs       int64
+	lastErr    string
+	moves      int64
+	dropped    int64
 }
 
-// NewApp returns an application named name (the checkpoint namespace)
-// reading stream (a name, or an ARN) from src with p, keeping checkpoints
-// in cps.
+// shardEntry is the progress of the local reader in charge of a shard.
+type shardEntry struct {
+	owner   string     // worker whose reader is in charge, "" when none
+	state   ShardState // set by that reader; "" when derived from the lease
+	lag     int64
+	records int64
+}
+
+// NewApp returns an application named name (the lease and checkpoint
+// namespace) reading stream (a name, or an ARN) from src with p, which
+// gets every shard's batches, checkpointed automatically. Checkpoints live
+// in the lease table; cps, when not nil, seeds the checkpoint of a new
+// lease and receives a copy of every checkpoint.
 func NewApp(name, stream string, p Processor, src Source, cps CheckpointStore, cfg Config) *App {
+	cfg.AutoCheckpoint = true
+	a := NewRecordApp(name, stream, Adapt(p), src, cps, cfg)
+	a.proc = p
+	return a
+}
+
+// NewRecordApp returns an application whose shards are each processed by
+// a RecordProcessor made by f; see NewApp for the rest.
+func NewRecordApp(name, stream string, f RecordProcessorFactory, src Source, cps CheckpointStore, cfg Config) *App {
+	cfg = cfg.withDefaults()
+	if cfg.Leases == nil {
+		cfg.Leases = NewMemoryMeta()
+	}
 	return &App{
-		name:   name,
-		stream: stream,
-		proc:   p,
-		src:    src,
-		cps:    cps,
-		cfg:    cfg.withDefaults(),
-		shards: make(map[string]*shardEntry),
+		name:       name,
+		stream:     stream,
+		factory:    f,
+		src:        src,
+		cps:        cps,
+		cfg:        cfg,
+		table:      leaseTable{store: cfg.Leases, bucket: LeaseBucket(name)},
+		syncWake:   make(chan struct{}, 1),
+		shards:     make(map[string]*shardEntry),
+		leaseView:  make(map[string]Lease),
+		leaseEvent: make(chan struct{}),
 	}
 }
 
@@ -219,8 +351,12 @@ func (a *App) Name() string { return a.name }
 // Stream returns the stream the application reads.
 func (a *App) Stream() string { return a.stream }
 
-// Processor returns the application's processor.
+// Processor returns the application's processor, nil for an App made by
+// NewRecordApp.
 func (a *App) Processor() Processor { return a.proc }
+
+// Config returns the application's configuration with defaults applied.
+func (a *App) Config() Config { return a.cfg }
 
 // Summary returns the processor's one-line summary, or "" when it has none.
 func (a *App) Summary() string {
@@ -230,12 +366,21 @@ func (a *App) Summary() string {
 	return ""
 }
 
-// ErrRunning is returned by Run when the App is already running.
-var ErrRunning = errors.New("consumers: app is already running")
+// Errors of Run and of the worker controls.
+var (
+	// ErrRunning is returned by Run when the App is already running.
+	ErrRunning = errors.New("consumers: app is already running")
+	// ErrNotRunning is returned by AddWorker when the App is not running.
+	ErrNotRunning = errors.New("consumers: app is not running")
+	// ErrNoWorker is returned for a worker ID the App does not run.
+	ErrNoWorker = errors.New("consumers: no such worker")
+)
 
-// Run reads the stream until ctx is done, then waits for all its readers
-// to return and returns nil. Failures of the source or the store are
-// counted in Stats and retried; they do not end Run.
+// Run starts the workers and the shard listing and runs until ctx is done,
+// then stops every worker gracefully (processors shut down with
+// ShutdownRequested, leases handed back) and returns nil. Failures of the
+// source or the store are counted in Stats and retried; they do not end
+// Run.
 func (a *App) Run(ctx context.Context) error {
 	if !a.running.CompareAndSwap(false, true) {
 		return ErrRunning
@@ -244,35 +389,104 @@ func (a *App) Run(ctx context.Context) error {
 
 	a.mu.Lock()
 	a.shards = make(map[string]*shardEntry)
+	a.listing, a.listed = nil, false
+	a.workers = nil
+	a.live, a.stopping = true, false
+	for range a.cfg.Workers {
+		a.startWorkerLocked()
+	}
 	a.mu.Unlock()
 
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() {
-		cancel()
-		wg.Wait()
+	syncDone := make(chan struct{})
+	go func() {
+		defer close(syncDone)
+		a.syncLoop(ctx)
 	}()
-	wake := make(chan struct{}, 1)
-	first := true
-	for {
-		ok := a.refresh(ctx, first, &wg, wake)
-		if ok {
-			first = false
-		}
-		delay := a.cfg.RelistInterval
-		if !ok && delay > time.Second {
-			delay = time.Second
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-wake:
-			t.Stop()
-		case <-t.C:
+	<-ctx.Done()
+
+	a.mu.Lock()
+	a.live, a.stopping = false, true
+	ws := slices.Clone(a.workers)
+	a.mu.Unlock()
+	for _, w := range ws {
+		w.requestStop()
+	}
+	for _, w := range ws {
+		<-w.done
+	}
+	<-syncDone
+	return nil
+}
+
+// startWorkerLocked starts a worker with the next ID. Called with a.mu held.
+func (a *App) startWorkerLocked() *worker {
+	a.nextWorker++
+	w := newWorker(a, fmt.Sprintf("%s%d", a.cfg.WorkerPrefix, a.nextWorker))
+	a.workers = append(a.workers, w)
+	go w.loop()
+	return w
+}
+
+// AddWorker starts one more worker while the App runs and returns its ID.
+func (a *App) AddWorker() (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.live {
+		return "", ErrNotRunning
+	}
+	return a.startWorkerLocked().id, nil
+}
+
+func (a *App) worker(id string) *worker {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, w := range a.workers {
+		if w.id == id {
+			return w
 		}
 	}
+	return nil
+}
+
+// StopWorker stops a worker gracefully: its processors shut down with
+// ShutdownRequested and its leases are handed back for the other workers
+// to take. It returns at once; the worker's state in Stats goes from
+// "stopping" to "stopped".
+func (a *App) StopWorker(id string) error {
+	w := a.worker(id)
+	if w == nil {
+		return ErrNoWorker
+	}
+	w.requestStop()
+	return nil
+}
+
+// CrashWorker stops a worker abruptly, as if its process died: it stops
+// renewing without handing its leases back, its processors get no
+// Shutdown and can no longer checkpoint. Other workers take its leases once
+// they expire, and read on from the last checkpoints (a batch processed but
+// not checkpointed is delivered again). It returns at once.
+func (a *App) CrashWorker(id string) error {
+	w := a.worker(id)
+	if w == nil {
+		return ErrNoWorker
+	}
+	w.crash()
+	return nil
+}
+
+// Leases reads the application's lease table, ordered by shard ID.
+func (a *App) Leases() ([]Lease, error) {
+	m, err := a.table.list()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Lease, 0, len(m))
+	for _, l := range m {
+		out = append(out, l)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ShardID < out[j].ShardID })
+	return out, nil
 }
 
 func (a *App) ref() engine.StreamRef {
@@ -302,16 +516,54 @@ func (a *App) listShards(ctx context.Context) ([]engine.Shard, error) {
 	}
 }
 
-type readerStart struct {
-	id  string
-	typ engine.IteratorType
-	seq string
+// requestSync asks the shard sync for a listing now.
+func (a *App) requestSync() {
+	select {
+	case a.syncWake <- struct{}{}:
+	default:
+	}
 }
 
-// refresh lists the shards, loads the checkpoints of new ones and starts a
-// reader for each shard whose parents have ended. It reports whether the
-// listing succeeded.
-func (a *App) refresh(ctx context.Context, first bool, wg *sync.WaitGroup, wake chan<- struct{}) bool {
+// wakeWorkers asks every worker to look for free leases now.
+func (a *App) wakeWorkers() {
+	a.mu.Lock()
+	ws := slices.Clone(a.workers)
+	a.mu.Unlock()
+	for _, w := range ws {
+		w.poke()
+	}
+}
+
+// syncLoop lists the shards and creates their leases, every
+// RelistInterval and when a reader reaches a shard's end, until ctx ends.
+func (a *App) syncLoop(ctx context.Context) {
+	first := true
+	for {
+		ok := a.syncShards(ctx, first)
+		if ok {
+			first = false
+		}
+		delay := a.cfg.RelistInterval
+		if !ok && delay > time.Second {
+			delay = time.Second
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-a.syncWake:
+			t.Stop()
+		case <-t.C:
+		}
+	}
+}
+
+// syncShards lists the shards and brings the lease table in line: a lease
+// for every shard whose parents have ended (or are gone), range filled in,
+// leases of shards no longer listed deleted. It reports whether the listing
+// succeeded.
+func (a *App) syncShards(ctx context.Context, first bool) bool {
 	shards, err := a.listShards(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -319,368 +571,317 @@ func (a *App) refresh(ctx context.Context, first bool, wg *sync.WaitGroup, wake 
 		}
 		return false
 	}
+	leases, err := a.table.list()
+	if err != nil {
+		a.fail("", fmt.Errorf("read leases: %w", err))
+		return false
+	}
 	listed := make(map[string]engine.Shard, len(shards))
 	for _, s := range shards {
 		listed[s.ShardID] = s
 	}
-
-	var toLoad []string
+	sort.Slice(shards, func(i, j int) bool { return shards[i].ShardID < shards[j].ShardID })
 	a.mu.Lock()
-	for id, s := range listed {
-		e := a.shards[id]
-		if e == nil {
-			e = &shardEntry{state: StateWaiting, initial: first}
-			a.shards[id] = e
-		}
-		e.info = s
-		if !e.loaded {
-			toLoad = append(toLoad, id)
-		}
-	}
-	for id, e := range a.shards {
-		if _, ok := listed[id]; !ok && !e.reader {
-			delete(a.shards, id) // expired: no longer listed
-		}
-	}
+	a.listing, a.listed = listed, true
 	a.mu.Unlock()
 
-	sort.Strings(toLoad)
-	for _, id := range toLoad {
-		cp, err := a.cps.Load(ctx, a.name, id)
-		if err != nil {
-			if ctx.Err() != nil {
-				return true
+	changed := false // a lease ended or vanished: waiting children may go
+	for _, s := range shards {
+		l, ok := leases[s.ShardID]
+		if !ok {
+			continue
+		}
+		if l.Ended() && s.Open() {
+			// An open shard has no end: the lease is left from an earlier
+			// stream of the same name.
+			a.fail(s.ShardID, errors.New("stale checkpoint SHARD_END on an open shard ignored"))
+			if nl, err := a.table.update(s.ShardID, func(cur *Lease, exists bool) error {
+				if !exists || cur.Counter != l.Counter {
+					return errConflict
+				}
+				cur.Checkpoint, cur.CheckpointSubSequenceNumber = CheckpointTrimHorizon, 0
+				cur.Counter++
+				return nil
+			}); err == nil {
+				leases[s.ShardID] = nl
 			}
-			a.fail(id, fmt.Errorf("load checkpoint: %w", err))
-			continue
 		}
-		a.mu.Lock()
-		e := a.shards[id] // only this goroutine deletes entries
-		if cp == ShardEnd && e.info.Open() {
-			// An open shard has no end: the checkpoint is left from an
-			// earlier stream of the same name.
-			a.recordErr(id, errors.New("stale checkpoint SHARD_END on an open shard ignored"))
-			cp = ""
-		}
-		e.loaded = true
-		e.checkpoint = cp
-		switch {
-		case cp == ShardEnd:
-			e.state = StateEnded
-		case cp == "" && e.initial && a.cfg.StartPosition == engine.Latest && !e.info.Open():
-			e.state = StateEnded
-			e.skipped = true
-		}
-		a.mu.Unlock()
-	}
-
-	var starts []readerStart
-	a.mu.Lock()
-	ids := make([]string, 0, len(a.shards))
-	for id := range a.shards {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		e := a.shards[id]
-		if !e.loaded || e.reader || e.state != StateWaiting {
-			continue
-		}
-		if !a.parentsEnded(e.info, listed) {
-			continue
-		}
-		e.state = StateReading
-		e.reader = true
-		starts = append(starts, a.startOf(id, e))
-	}
-	a.mu.Unlock()
-
-	for _, s := range starts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer a.readerDone(s.id, wake)
-			a.read(ctx, s)
-		}()
-	}
-	return true
-}
-
-// parentsEnded reports whether every parent of s that is still listed has
-// been read to its end (or cannot be read any more). Called with a.mu held.
-func (a *App) parentsEnded(s engine.Shard, listed map[string]engine.Shard) bool {
-	for _, p := range [2]string{s.ParentShardID, s.AdjacentParentShardID} {
-		if p == "" {
-			continue
-		}
-		if _, ok := listed[p]; !ok {
-			continue
-		}
-		pe := a.shards[p]
-		if pe == nil || !pe.loaded || (pe.state != StateEnded && pe.state != StateStopped) {
-			return false
-		}
-	}
-	return true
-}
-
-// startOf says where a reader of the shard starts. Called with a.mu held.
-func (a *App) startOf(id string, e *shardEntry) readerStart {
-	if e.checkpoint != "" {
-		return readerStart{id: id, typ: engine.AfterSequenceNumber, seq: e.checkpoint}
-	}
-	if a.cfg.StartPosition != engine.Latest || !e.initial {
-		return readerStart{id: id, typ: engine.TrimHorizon}
-	}
-	for _, p := range [2]string{e.info.ParentShardID, e.info.AdjacentParentShardID} {
-		if pe := a.shards[p]; p != "" && pe != nil && !pe.skipped {
-			// A parent was (or is being) read: continue where it ends.
-			return readerStart{id: id, typ: engine.TrimHorizon}
-		}
-	}
-	return readerStart{id: id, typ: engine.Latest}
-}
-
-func (a *App) readerDone(id string, wake chan<- struct{}) {
-	a.mu.Lock()
-	if e := a.shards[id]; e != nil {
-		e.reader = false
-	}
-	a.mu.Unlock()
-	select {
-	case wake <- struct{}{}:
-	default:
-	}
-}
-
-// sleepCtx waits d on a real timer; it reports false when ctx ended first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
-// grow returns the next wait of a doubling backoff from base, capped at 8×base.
-func grow(cur, base time.Duration) time.Duration {
-	switch {
-	case cur < base:
-		return base
-	case cur >= 4*base:
-		return 8 * base
-	}
-	return 2 * cur
-}
-
-// read follows one shard from s until its end, ctx's end, or the shard's
-// disappearance.
-func (a *App) read(ctx context.Context, s readerStart) {
-	var (
-		iter       string
-		seq        = s.seq // last processed sequence number
-		lastCall   time.Time
-		throttle   time.Duration
-		errWait    time.Duration
-		expiredRun int
-	)
-	pace := func() bool {
-		if gap := a.cfg.MinReadInterval; gap > 0 && !lastCall.IsZero() {
-			return sleepCtx(ctx, gap-time.Since(lastCall))
-		}
-		return ctx.Err() == nil
-	}
-	throttled := func() bool {
-		a.mu.Lock()
-		a.throttled++
-		a.mu.Unlock()
-		throttle = grow(throttle, a.cfg.ThrottleBackoff)
-		return sleepCtx(ctx, throttle)
-	}
-	failed := func(err error) bool {
-		a.fail(s.id, err)
-		errWait = grow(errWait, a.cfg.PollInterval)
-		return sleepCtx(ctx, errWait)
-	}
-	for {
-		if iter == "" {
-			in := engine.GetShardIteratorInput{StreamRef: a.ref(), ShardID: s.id, ShardIteratorType: s.typ}
-			if seq != "" {
-				in.ShardIteratorType = engine.AfterSequenceNumber
-				in.StartingSequenceNumber = seq
+		if l.StartingHashKey == "" && knownRange(s.HashKeyRange) {
+			if nl, err := a.table.update(s.ShardID, func(cur *Lease, exists bool) error {
+				if !exists {
+					return errConflict
+				}
+				cur.StartingHashKey, cur.EndingHashKey = s.HashKeyRange.Start.String(), s.HashKeyRange.End.String()
+				return nil
+			}); err == nil {
+				leases[s.ShardID] = nl
 			}
-			it, err := a.src.GetShardIterator(ctx, in)
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				var more bool
-				switch code := engine.CodeOf(err); {
-				case code == engine.ResourceNotFoundException:
-					a.stopShard(s.id, err)
-					return
-				case code == engine.ProvisionedThroughputExceededException:
-					more = throttled()
-				case code == engine.InvalidArgumentException && seq != "" && seq == s.seq:
-					// The stored checkpoint is not a sequence number of
-					// this shard (left from an earlier stream of the same
-					// name): read from the start rather than lose records.
-					a.fail(s.id, fmt.Errorf("checkpoint %s not usable, reading from TRIM_HORIZON: %w", seq, err))
-					seq, s.typ = "", engine.TrimHorizon
-					more = true
-				default:
-					more = failed(fmt.Errorf("get shard iterator: %w", err))
-				}
-				if !more {
-					return
-				}
+		}
+	}
+
+	created := make(map[string]bool)
+	newLeases := false
+	for pass := 0; pass <= len(shards); pass++ {
+		progress := false
+		for _, s := range shards {
+			if _, ok := leases[s.ShardID]; ok {
 				continue
 			}
-			iter = it
-		}
-		if !pace() {
-			return
-		}
-		out, err := a.src.GetRecords(ctx, engine.GetRecordsInput{ShardIterator: iter, Limit: a.cfg.Limit})
-		lastCall = time.Now()
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			more := true
-			switch engine.CodeOf(err) {
-			case engine.ExpiredIteratorException:
-				a.mu.Lock()
-				a.expired++
-				a.mu.Unlock()
-				iter = ""
-				expiredRun++
-				if expiredRun > 1 {
-					more = sleepCtx(ctx, a.cfg.PollInterval)
+			parents := shardParents(s)
+			var listedParents []string
+			for _, p := range parents {
+				if _, ok := listed[p]; ok {
+					listedParents = append(listedParents, p)
 				}
-			case engine.ProvisionedThroughputExceededException:
-				more = throttled()
-			case engine.ResourceNotFoundException:
-				a.stopShard(s.id, err)
-				return
-			default:
-				iter = ""
-				more = failed(fmt.Errorf("get records: %w", err))
 			}
-			if !more {
-				return
+			if len(listedParents) > 0 && !slices.ContainsFunc(listedParents, func(p string) bool {
+				pl, ok := leases[p]
+				return ok && pl.Ended()
+			}) {
+				continue // no parent has ended yet
 			}
+			cp, ok := a.initialCheckpoint(ctx, s, listedParents, leases, created, first)
+			if !ok {
+				continue
+			}
+			l := Lease{ShardID: s.ShardID, Checkpoint: cp.SequenceNumber, CheckpointSubSequenceNumber: cp.SubSequenceNumber, ParentShardIDs: parents}
+			if knownRange(s.HashKeyRange) {
+				l.StartingHashKey, l.EndingHashKey = s.HashKeyRange.Start.String(), s.HashKeyRange.End.String()
+			}
+			got, isNew, err := a.table.create(l)
+			if err != nil {
+				a.fail(s.ShardID, fmt.Errorf("create lease: %w", err))
+				continue
+			}
+			leases[s.ShardID] = got
+			created[s.ShardID] = true
+			progress = true
+			newLeases = newLeases || isNew
+		}
+		if !progress {
+			break
+		}
+	}
+
+	for id, l := range leases {
+		if _, ok := listed[id]; ok {
 			continue
 		}
-		throttle, errWait, expiredRun = 0, 0, 0
+		// The shard expired (or the stream is gone): its lease goes, which
+		// also counts as its end for children waiting on it.
+		if removed, err := a.table.remove(id, l.Counter); err != nil {
+			a.fail(id, fmt.Errorf("delete lease: %w", err))
+		} else if removed {
+			delete(leases, id)
+			changed = true
+		}
+	}
+	a.setLeaseView(leases, true)
+	if changed {
+		a.leaseEnded()
+	}
+	if newLeases {
+		a.wakeWorkers()
+	}
+	return true
+}
 
-		if n := len(out.Records); n > 0 {
-			if !a.deliver(ctx, s.id, out.Records) {
-				return
+// shardParents returns a shard's parent IDs.
+func shardParents(s engine.Shard) []string {
+	var out []string
+	for _, p := range []string{s.ParentShardID, s.AdjacentParentShardID} {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// initialCheckpoint says where a new lease starts: the checkpoint store's
+// value when there is one, else TRIM_HORIZON, or at the first listing of a
+// Run with StartPosition LATEST: LATEST for open shards without a parent
+// read before, ShardEnd (skipped) for closed ones. ok is false when the
+// checkpoint store failed.
+func (a *App) initialCheckpoint(ctx context.Context, s engine.Shard, parents []string, leases map[string]Lease, created map[string]bool, first bool) (ExtendedSequenceNumber, bool) {
+	if a.cps != nil {
+		cp, err := a.cps.Load(ctx, a.name, s.ShardID)
+		if err != nil {
+			if ctx.Err() == nil {
+				a.fail(s.ShardID, fmt.Errorf("load checkpoint: %w", err))
 			}
-			seq = out.Records[n-1].SequenceNumber
-			a.processed(ctx, s.id, seq, n)
+			return ExtendedSequenceNumber{}, false
 		}
-		a.mu.Lock()
-		if e := a.shards[s.id]; e != nil {
-			e.lag = out.MillisBehindLatest
+		if cp == ShardEnd && s.Open() {
+			// An open shard has no end: the checkpoint is left from an
+			// earlier stream of the same name.
+			a.fail(s.ShardID, errors.New("stale checkpoint SHARD_END on an open shard ignored"))
+			cp = ""
 		}
-		a.mu.Unlock()
+		if cp != "" {
+			return ParseExtendedSequenceNumber(cp), true
+		}
+	}
+	if first && a.cfg.StartPosition == engine.Latest {
+		if !s.Open() {
+			return ExtendedSequenceNumber{SequenceNumber: ShardEnd}, true
+		}
+		for _, p := range parents {
+			if _, ok := leases[p]; ok && !created[p] {
+				// A parent was (or is being) read: continue where it ends.
+				return ExtendedSequenceNumber{SequenceNumber: CheckpointTrimHorizon}, true
+			}
+		}
+		return ExtendedSequenceNumber{SequenceNumber: CheckpointLatest}, true
+	}
+	return ExtendedSequenceNumber{SequenceNumber: CheckpointTrimHorizon}, true
+}
 
-		if out.NextShardIterator == "" {
-			a.endShard(ctx, s.id)
-			return
+// setLeaseView records a lease table read. With whole, leases missing from
+// it are dropped from the view; a lease in the view with a higher counter
+// (a newer local write) is kept.
+func (a *App) setLeaseView(leases map[string]Lease, whole bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	next := make(map[string]Lease, len(leases))
+	for id, l := range leases {
+		if cur, ok := a.leaseView[id]; ok && cur.Counter > l.Counter {
+			l = cur
 		}
-		iter = out.NextShardIterator
-		if len(out.Records) == 0 && !sleepCtx(ctx, a.cfg.PollInterval) {
-			return
+		next[id] = l
+	}
+	if !whole {
+		for id, l := range a.leaseView {
+			if _, ok := next[id]; !ok {
+				next[id] = l
+			}
+		}
+	}
+	a.leaseView = next
+}
+
+// noteLease records a lease this process just wrote.
+func (a *App) noteLease(l Lease) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if cur, ok := a.leaseView[l.ShardID]; !ok || cur.Counter <= l.Counter {
+		a.leaseView[l.ShardID] = l
+	}
+}
+
+// leaseEnded wakes the readers waiting for parents.
+func (a *App) leaseEnded() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	close(a.leaseEvent)
+	a.leaseEvent = make(chan struct{})
+}
+
+// leaseEvents returns a channel closed at the next leaseEnded.
+func (a *App) leaseEvents() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.leaseEvent
+}
+
+// mayBeListed reports whether the shard may still exist: it is in the
+// latest listing, or there has been no listing yet.
+func (a *App) mayBeListed(id string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.listed {
+		return true
+	}
+	_, ok := a.listing[id]
+	return ok
+}
+
+// listedShard returns the shard as last listed.
+func (a *App) listedShard(id string) (engine.Shard, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s, ok := a.listing[id]
+	return s, ok
+}
+
+// entry returns the shard's entry, creating it. Called with a.mu held.
+func (a *App) entry(id string) *shardEntry {
+	e := a.shards[id]
+	if e == nil {
+		e = &shardEntry{}
+		a.shards[id] = e
+	}
+	return e
+}
+
+// claimShard makes worker's reader the one in charge of the shard.
+func (a *App) claimShard(id, worker string, st ShardState) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e := a.entry(id)
+	e.owner, e.state = worker, st
+}
+
+// setShardState records the state of the reader in charge.
+func (a *App) setShardState(id, worker string, st ShardState) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if e := a.entry(id); e.owner == worker {
+		e.state = st
+		if st != StateReading {
+			e.lag = 0
 		}
 	}
 }
 
-// deliver hands records to the processor until it accepts them or ctx ends.
-func (a *App) deliver(ctx context.Context, id string, records []engine.Record) bool {
-	var wait time.Duration
-	for {
-		err := a.process(id, records)
-		if err == nil {
-			return true
-		}
-		a.fail(id, fmt.Errorf("process: %w", err))
-		wait = grow(wait, a.cfg.PollInterval)
-		if !sleepCtx(ctx, wait) {
-			return false
+// setLag records the lag the reader in charge saw.
+func (a *App) setLag(id, worker string, lag int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if e := a.entry(id); e.owner == worker {
+		e.lag = lag
+	}
+}
+
+// unclaimShard ends worker's charge of the shard; unless keep, the shard's
+// state is derived from its lease again.
+func (a *App) unclaimShard(id, worker string, keep bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if e := a.entry(id); e.owner == worker {
+		e.owner = ""
+		if !keep {
+			e.state, e.lag = "", 0
 		}
 	}
 }
 
-func (a *App) process(id string, records []engine.Record) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("processor panicked: %v", r)
-		}
-	}()
-	return a.proc.Process(id, records)
+func (a *App) isStopping() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stopping
 }
 
-// processed counts a handled batch and checkpoints its last record. The
-// checkpoint is written even while stopping, so that a restart does not
-// see the batch again.
-func (a *App) processed(ctx context.Context, id, seq string, n int) {
-	err := a.cps.Save(context.WithoutCancel(ctx), a.name, id, seq)
+// processed counts a handled batch.
+func (a *App) processed(id string, n int) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.records += int64(n)
-	e := a.shards[id]
-	if e != nil {
-		e.records += int64(n)
-	}
-	if err != nil {
-		a.recordErr(id, fmt.Errorf("save checkpoint: %w", err))
-		return
-	}
-	if e != nil {
-		e.checkpoint = seq
-	}
+	a.entry(id).records += int64(n)
 }
 
-// endShard checkpoints SHARD_END, retrying until it is saved or ctx ends.
-func (a *App) endShard(ctx context.Context, id string) {
-	var wait time.Duration
-	for {
-		err := a.cps.Save(context.WithoutCancel(ctx), a.name, id, ShardEnd)
-		if err == nil {
-			break
-		}
-		a.fail(id, fmt.Errorf("save checkpoint: %w", err))
-		wait = grow(wait, a.cfg.PollInterval)
-		if !sleepCtx(ctx, wait) {
-			return
-		}
-	}
-	a.mu.Lock()
-	if e := a.shards[id]; e != nil {
-		e.state = StateEnded
-		e.checkpoint = ShardEnd
-		e.lag = 0
-	}
-	a.mu.Unlock()
-}
-
-func (a *App) stopShard(id string, err error) {
+func (a *App) stopShard(id, worker string, err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.recordErr(id, err)
-	if e := a.shards[id]; e != nil {
-		e.state = StateStopped
-		e.lag = 0
+	if e := a.entry(id); e.owner == worker {
+		e.state, e.lag = StateStopped, 0
 	}
+}
+
+func (a *App) count(field *int64, n int64) {
+	a.mu.Lock()
+	*field += n
+	a.mu.Unlock()
 }
 
 func (a *App) fail(id string, err error) {
@@ -705,29 +906,67 @@ func (a *App) Stats() Stats {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	s := Stats{
-		App:       a.name,
-		Stream:    a.stream,
-		At:        now,
-		Running:   a.running.Load(),
-		Records:   a.records,
-		Throttled: a.throttled,
-		Expired:   a.expired,
-		Errors:    a.errs,
-		LastError: a.lastErr,
-		Shards:    make([]ShardStats, 0, len(a.shards)),
+		App:               a.name,
+		Stream:            a.stream,
+		At:                now,
+		Running:           a.running.Load(),
+		Records:           a.records,
+		Throttled:         a.throttled,
+		Expired:           a.expired,
+		Errors:            a.errs,
+		LastError:         a.lastErr,
+		LeaseMoves:        a.moves,
+		DroppedAggregates: a.dropped,
 	}
-	for id, e := range a.shards {
-		s.Shards = append(s.Shards, ShardStats{
-			ShardID:            id,
-			State:              e.state,
-			MillisBehindLatest: e.lag,
-			LastCheckpoint:     e.checkpoint,
-			Records:            e.records,
-		})
-		if e.state == StateReading && e.lag > s.MaxLagMillis {
-			s.MaxLagMillis = e.lag
+	ids := make(map[string]bool, len(a.listing)+len(a.leaseView))
+	for id := range a.listing {
+		ids[id] = true
+	}
+	for id := range a.leaseView {
+		ids[id] = true
+	}
+	s.Shards = make([]ShardStats, 0, len(ids))
+	for id := range ids {
+		st := ShardStats{ShardID: id}
+		l, leased := a.leaseView[id]
+		if leased {
+			st.Owner, st.LeaseCounter = l.Owner, l.Counter
+			st.LastCheckpoint, st.CheckpointSubSequence = l.Checkpoint, l.CheckpointSubSequenceNumber
 		}
+		e := a.shards[id]
+		if e != nil {
+			st.MillisBehindLatest, st.Records = e.lag, e.records
+		}
+		switch {
+		case leased && l.Ended():
+			st.State = StateEnded
+		case e != nil && e.state != "":
+			st.State = e.state
+		case !leased:
+			st.State = StateWaiting
+		case l.Owner == "":
+			st.State = StateUnowned
+		default:
+			st.State = StateElsewhere
+		}
+		if st.State != StateReading {
+			st.MillisBehindLatest = 0
+		}
+		if st.State == StateReading && st.MillisBehindLatest > s.MaxLagMillis {
+			s.MaxLagMillis = st.MillisBehindLatest
+		}
+		s.Shards = append(s.Shards, st)
 	}
 	sort.Slice(s.Shards, func(i, j int) bool { return s.Shards[i].ShardID < s.Shards[j].ShardID })
+	for _, w := range a.workers {
+		ws := w.stats()
+		for id, l := range a.leaseView {
+			if l.Owner == w.id && !l.Ended() {
+				ws.Leases = append(ws.Leases, id)
+			}
+		}
+		sort.Strings(ws.Leases)
+		s.Workers = append(s.Workers, ws)
+	}
 	return s
 }

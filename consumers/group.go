@@ -19,17 +19,30 @@ const (
 // (a PageStats of the top 5 pages), iot-alerts (an IoTAlerts with the
 // default thresholds) and log-stats (a LogStats), their windows read from
 // clock. The three share the stream's read budget of 5 calls/s per shard,
-// so each polls at most about every 650ms.
+// so each polls at most about every 650ms. Each runs one worker over a
+// lease table in memory; cps seeds and keeps a copy of the checkpoints.
+// DefaultsWith sets the lease store, workers and lease timings.
 func Defaults(src Source, cps CheckpointStore, stream string, clock engine.Clock) *Group {
-	cfg := Config{
-		PollInterval:    time.Second,
-		MinReadInterval: 650 * time.Millisecond,
-		Clock:           clock,
+	return DefaultsWith(src, cps, stream, Config{Clock: clock})
+}
+
+// DefaultsWith is Defaults with base settings (such as Clock, Leases,
+// Workers, LeaseDuration, RenewInterval, TakeInterval) applied to every
+// application; PollInterval and MinReadInterval default to 1s and 650ms.
+// Give the applications one LeaseStore (such as NewMetaLeases(db)): each
+// keeps its leases in its own bucket, LeaseBucket(name).
+func DefaultsWith(src Source, cps CheckpointStore, stream string, base Config) *Group {
+	if base.PollInterval == 0 {
+		base.PollInterval = time.Second
 	}
+	if base.MinReadInterval == 0 {
+		base.MinReadInterval = 650 * time.Millisecond
+	}
+	clock := base.Clock
 	return NewGroup(
-		NewApp(PageStatsApp, stream, NewPageStats(clock, 5), src, cps, cfg),
-		NewApp(IoTAlertsApp, stream, NewIoTAlerts(clock, DefaultIoTThresholds(), 20), src, cps, cfg),
-		NewApp(LogStatsApp, stream, NewLogStats(clock), src, cps, cfg),
+		NewApp(PageStatsApp, stream, NewPageStats(clock, 5), src, cps, base),
+		NewApp(IoTAlertsApp, stream, NewIoTAlerts(clock, DefaultIoTThresholds(), 20), src, cps, base),
+		NewApp(LogStatsApp, stream, NewLogStats(clock), src, cps, base),
 	)
 }
 

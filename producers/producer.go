@@ -30,6 +30,9 @@ const (
 	DefaultBackoffMax    = 5 * time.Second
 	DefaultFlushInterval = 100 * time.Millisecond
 	DefaultMaxPending    = 5000
+	// DefaultShardMapRefresh is how often an aggregating producer lists
+	// the shards again.
+	DefaultShardMapRefresh = 30 * time.Second
 
 	// defaultTick is how often Run polls the clock for due records.
 	defaultTick = 10 * time.Millisecond
@@ -73,6 +76,19 @@ type Config struct {
 	MaxPending int
 	// Off starts the producer switched off.
 	Off bool
+	// Aggregate packs user records into KPL aggregated records (several
+	// user records per Kinesis record; see Aggregator), as the KPL does.
+	// Records are grouped by the open shard their partition key maps to
+	// (from ListShards), so an aggregate never mixes shards; without a
+	// shard map they are grouped by partition key.
+	Aggregate bool
+	// AggregateMaxBytes bounds an aggregated record, data plus partition
+	// key (default DefaultAggregateMaxBytes, the KPL's; cap MaxRecordBytes).
+	AggregateMaxBytes int
+	// ShardMapRefresh is how often, by the clock, the shard map used for
+	// aggregation is listed again (default 30s); a record landing in
+	// another shard than predicted also refreshes it.
+	ShardMapRefresh time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -103,6 +119,13 @@ func (c Config) withDefaults() Config {
 		c.MaxPending = DefaultMaxPending
 	}
 	c.MaxPending = max(c.MaxPending, c.BatchMax)
+	if c.AggregateMaxBytes <= 0 {
+		c.AggregateMaxBytes = DefaultAggregateMaxBytes
+	}
+	c.AggregateMaxBytes = min(c.AggregateMaxBytes, MaxRecordBytes)
+	if c.ShardMapRefresh <= 0 {
+		c.ShardMapRefresh = DefaultShardMapRefresh
+	}
 	return c
 }
 
@@ -113,8 +136,10 @@ func clampRate(r float64) float64 {
 	return math.Min(r, MaxRate)
 }
 
-// Stats is a snapshot of a producer. Counters count records unless noted,
-// and only grow. Once Run has returned, Sent + GivenUp == Generated.
+// Stats is a snapshot of a producer. Counters count user records unless
+// noted (with aggregation, a throttled aggregate counts each of its user
+// records), and only grow. Once Run has returned, Sent + GivenUp ==
+// Generated.
 type Stats struct {
 	Name   string
 	Kind   string // the generator's kind, such as "iot"
@@ -133,7 +158,7 @@ type Stats struct {
 
 	Generated uint64 // records made
 	Sent      uint64 // records the sink acknowledged
-	SentBytes uint64 // data plus partition-key bytes acknowledged
+	SentBytes uint64 // data plus partition-key bytes of the Kinesis records acknowledged
 	Throttled uint64 // per-record ProvisionedThroughputExceededException rejections
 	Failed    uint64 // other per-record rejections (InternalFailure, …)
 	Retried   uint64 // records scheduled for another attempt
@@ -142,6 +167,19 @@ type Stats struct {
 	Errors    uint64 // PutRecords calls that failed as a whole
 	Pending   int    // records waiting to be sent or retried
 	LastError string // the last whole-call error or non-throttle rejection
+
+	// Aggregating reports whether KPL aggregation is on.
+	Aggregating bool
+	// KinesisRecords counts the Kinesis records acknowledged: an aggregate
+	// counts once (Sent counts its user records).
+	KinesisRecords uint64
+	// Aggregates counts the acknowledged Kinesis records that were KPL
+	// aggregates.
+	Aggregates uint64
+	// Misrouted counts aggregates acknowledged by another shard than
+	// predicted with user records outside that shard; a consumer drops
+	// those, so their user records were sent again.
+	Misrouted uint64
 
 	Bursting    bool
 	BurstFactor float64
@@ -181,6 +219,9 @@ type Producer struct {
 	lastFlush        time.Time
 	callFails        int
 	callBackoffUntil time.Time
+	shardMap         []engine.Shard // open shards by range, for aggregation; nil: unknown
+	shardMapAt       time.Time
+	shardMapStale    bool
 }
 
 type control struct {
@@ -191,13 +232,29 @@ type control struct {
 	on          bool
 	burstFactor float64 // 0: no burst
 	burstUntil  time.Time
+	aggregate   bool
 }
 
+// pending is a Kinesis record waiting to be sent: one user record, or an
+// aggregate of several.
 type pending struct {
 	key      string
+	ehk      string
 	data     []byte
 	attempts int
 	readyAt  time.Time
+	// For an aggregate: its user records, and the shard it was made for
+	// ("" when grouped by partition key).
+	parts []pending
+	shard string
+}
+
+// users returns the number of user records in rec.
+func (rec *pending) users() uint64 {
+	if rec.parts != nil {
+		return uint64(len(rec.parts))
+	}
+	return 1
 }
 
 // New returns a producer named name that sends gen's records to stream (a
@@ -214,11 +271,12 @@ func New(name string, gen Generator, sink Sink, stream string, cfg Config) *Prod
 		cfg:    cfg,
 		tick:   defaultTick,
 		ctl: control{
-			baseRate: cfg.Rate,
-			skew:     cfg.Skew,
-			hotShare: cfg.HotShare,
-			size:     cfg.Size,
-			on:       !cfg.Off,
+			baseRate:  cfg.Rate,
+			skew:      cfg.Skew,
+			hotShare:  cfg.HotShare,
+			size:      cfg.Size,
+			on:        !cfg.Off,
+			aggregate: cfg.Aggregate,
 		},
 		lim: rate.NewLimiter(0, 0),
 		rnd: rand.New(rand.NewPCG(uint64(cfg.Seed), 0x9e3779b97f4a7c15)),
@@ -304,6 +362,22 @@ func (p *Producer) Toggle() bool {
 	return p.ctl.on
 }
 
+// SetAggregate switches KPL aggregation on or off for the records sent
+// from now on.
+func (p *Producer) SetAggregate(on bool) {
+	p.mu.Lock()
+	p.ctl.aggregate = on
+	p.mu.Unlock()
+}
+
+// ToggleAggregate flips KPL aggregation and returns the new state.
+func (p *Producer) ToggleAggregate() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.ctl.aggregate = !p.ctl.aggregate
+	return p.ctl.aggregate
+}
+
 // Burst multiplies the target rate by factor for duration d of the
 // producer's clock, then reverts. A new burst replaces a running one;
 // factor ≤ 0 or d ≤ 0 ends it.
@@ -346,6 +420,7 @@ func (p *Producer) Stats() Stats {
 	s.Skew = c.skew.String()
 	s.HotShare = c.hotShare
 	s.Size = c.size
+	s.Aggregating = c.aggregate
 	s.ActualRate, s.ActualBytes = p.meter.rate(now)
 	if c.burstFactor > 0 {
 		s.Bursting = true
@@ -403,12 +478,24 @@ func (p *Producer) step(ctx context.Context) {
 	} else {
 		p.lastGen = now
 	}
-	p.flush(ctx, now)
+	p.flush(ctx, now, c.aggregate)
 	p.setPending()
 }
 
+// pendingUsers counts the user records waiting to be sent or retried.
+func (p *Producer) pendingUsers() int {
+	n := 0
+	for i := range p.queue {
+		n += int(p.queue[i].users())
+	}
+	for i := range p.retry {
+		n += int(p.retry[i].users())
+	}
+	return n
+}
+
 func (p *Producer) setPending() {
-	n := len(p.queue) + len(p.retry)
+	n := p.pendingUsers()
 	p.mu.Lock()
 	p.st.Pending = n
 	p.mu.Unlock()
@@ -418,7 +505,7 @@ func (p *Producer) setPending() {
 // them evenly over the time since the last generation.
 func (p *Producer) generate(now time.Time, c control) {
 	n := int(p.lim.TokensAt(now))
-	n = min(n, p.cfg.MaxPending-len(p.queue)-len(p.retry))
+	n = min(n, p.cfg.MaxPending-p.pendingUsers())
 	if n <= 0 || !p.lim.AllowN(now, n) {
 		return
 	}
@@ -441,8 +528,10 @@ func (p *Producer) generate(now time.Time, c control) {
 }
 
 // flush sends the ready records: full batches at once, a partial batch
-// once FlushInterval has passed since the last call.
-func (p *Producer) flush(ctx context.Context, now time.Time) {
+// once FlushInterval has passed since the last call. Aggregating, it packs
+// the queue into aggregates once FlushInterval has passed (or a full
+// batch's worth is queued) and sends them.
+func (p *Producer) flush(ctx context.Context, now time.Time, aggregate bool) {
 	if now.Before(p.callBackoffUntil) {
 		return
 	}
@@ -460,6 +549,34 @@ func (p *Producer) flush(ctx context.Context, now time.Time) {
 	p.retry = waiting
 	if len(due) > 0 {
 		p.queue = append(due, p.queue...)
+	}
+	if aggregate && len(p.queue) > 0 {
+		ready := now.Sub(p.lastFlush) >= p.cfg.FlushInterval || p.queue[0].parts != nil || p.queue[0].attempts > 0
+		if !ready {
+			size := 0
+			for i := range p.queue {
+				size += len(p.queue[i].data) + len(p.queue[i].key)
+			}
+			ready = size >= MaxBatchBytes
+		}
+		if !ready {
+			return
+		}
+		p.aggregateQueue(ctx, now)
+		for range maxBatchesPerStep {
+			n, _ := p.batchLen()
+			if n == 0 {
+				return
+			}
+			batch := p.queue[:n:n]
+			p.queue = p.queue[n:]
+			p.lastFlush = now
+			p.send(ctx, batch)
+			if ctx.Err() != nil || now.Before(p.callBackoffUntil) {
+				return
+			}
+		}
+		return
 	}
 	for range maxBatchesPerStep {
 		n, full := p.batchLen()
@@ -500,7 +617,7 @@ func (p *Producer) batchLen() (n int, full bool) {
 func (p *Producer) send(ctx context.Context, batch []pending) {
 	in := engine.PutRecordsInput{StreamRef: p.ref, Records: make([]engine.PutRecordsEntry, len(batch))}
 	for i, rec := range batch {
-		in.Records[i] = engine.PutRecordsEntry{Data: rec.data, PartitionKey: rec.key}
+		in.Records[i] = engine.PutRecordsEntry{Data: rec.data, PartitionKey: rec.key, ExplicitHashKey: rec.ehk}
 	}
 	p.mu.Lock()
 	p.st.Calls++
@@ -512,22 +629,24 @@ func (p *Producer) send(ctx context.Context, batch []pending) {
 		err = fmt.Errorf("PutRecords returned %d results for %d records", len(out.Records), len(batch))
 	}
 
-	var sent, sentBytes, throttled, failed, retried, givenUp uint64
+	var sent, sentBytes, throttled, failed, retried, givenUp, kinesis, aggregates, misrouted uint64
 	lastErr := ""
 	retryOrGiveUp := func(rec pending, readyAt time.Time) {
 		rec.attempts++
 		if rec.attempts >= p.cfg.MaxAttempts {
-			givenUp++
+			givenUp += rec.users()
 			return
 		}
 		rec.readyAt = readyAt
 		p.retry = append(p.retry, rec)
-		retried++
+		retried += rec.users()
 	}
 	switch {
 	case err != nil && ctx.Err() != nil:
 		// Stopping: these records will not be delivered by this run.
-		givenUp = uint64(len(batch))
+		for i := range batch {
+			givenUp += batch[i].users()
+		}
 	case err != nil:
 		p.callFails++
 		p.callBackoffUntil = done.Add(p.callBackoff(p.callFails))
@@ -541,18 +660,31 @@ func (p *Producer) send(ctx context.Context, batch []pending) {
 			rec := batch[i]
 			switch res.ErrorCode {
 			case "":
-				sent++
+				if p.misrouted(ctx, done, &rec, res.ShardID) {
+					// A consumer drops this aggregate: send its user
+					// records again, one by one.
+					misrouted++
+					for _, part := range rec.parts {
+						retryOrGiveUp(part, done)
+					}
+					continue
+				}
+				sent += rec.users()
 				sentBytes += uint64(len(rec.data) + len(rec.key))
+				kinesis++
+				if rec.parts != nil {
+					aggregates++
+				}
 			case engine.ProvisionedThroughputExceededException:
-				throttled++
+				throttled += rec.users()
 				retryOrGiveUp(rec, done.Add(p.jitter(p.backoffLimit(rec.attempts+1))))
 			case engine.InternalFailure:
-				failed++
+				failed += rec.users()
 				lastErr = string(res.ErrorCode) + ": " + res.ErrorMessage
 				retryOrGiveUp(rec, done.Add(p.jitter(p.backoffLimit(rec.attempts+1))))
 			default:
-				failed++
-				givenUp++
+				failed += rec.users()
+				givenUp += rec.users()
 				lastErr = string(res.ErrorCode) + ": " + res.ErrorMessage
 			}
 		}
@@ -566,6 +698,9 @@ func (p *Producer) send(ctx context.Context, batch []pending) {
 	p.st.Failed += failed
 	p.st.Retried += retried
 	p.st.GivenUp += givenUp
+	p.st.KinesisRecords += kinesis
+	p.st.Aggregates += aggregates
+	p.st.Misrouted += misrouted
 	if err != nil && ctx.Err() == nil {
 		p.st.Errors++
 	}
@@ -575,6 +710,7 @@ func (p *Producer) send(ctx context.Context, batch []pending) {
 	if sent > 0 {
 		p.meter.add(done, sent, sentBytes)
 	}
+
 }
 
 // backoffLimit is the longest wait before attempt n+1 after n failed
@@ -605,7 +741,7 @@ func (p *Producer) callBackoff(n int) time.Duration {
 
 // abandon gives up every pending record; Run calls it on the way out.
 func (p *Producer) abandon() {
-	n := len(p.queue) + len(p.retry)
+	n := p.pendingUsers()
 	p.queue, p.retry = nil, nil
 	p.mu.Lock()
 	p.st.GivenUp += uint64(n)

@@ -30,23 +30,32 @@ func streamRef(stream string) engine.StreamRef {
 // ListShards pages. The console can use it to size producer rates to a
 // stream (each open shard takes 1,000 records/s and 1 MiB/s).
 func OpenShards(ctx context.Context, sink Sink, stream string) (int, error) {
-	in := engine.ListShardsInput{StreamRef: streamRef(stream)}
+	shards, err := listShards(ctx, sink, stream)
 	n := 0
+	for _, s := range shards {
+		if s.Open() {
+			n++
+		}
+	}
+	return n, err
+}
+
+// listShards lists a stream's shards through the sink, following pages; on
+// an error it returns what it listed so far.
+func listShards(ctx context.Context, sink Sink, stream string) ([]engine.Shard, error) {
+	in := engine.ListShardsInput{StreamRef: streamRef(stream)}
+	var all []engine.Shard
 	for pages := 0; pages < 10000; pages++ {
 		out, err := sink.ListShards(ctx, in)
 		if err != nil {
-			return n, err
+			return all, err
 		}
-		for _, s := range out.Shards {
-			if s.Open() {
-				n++
-			}
-		}
+		all = append(all, out.Shards...)
 		if out.NextToken == "" {
 			break
 		}
 		// Follow-up pages carry only the token, as the service requires.
 		in = engine.ListShardsInput{NextToken: out.NextToken}
 	}
-	return n, nil
+	return all, nil
 }
