@@ -33,6 +33,11 @@ var actions = map[string]action{
 	"RemoveTagsFromStream":          removeTags,
 	"ListTagsForStream":             listTags,
 	"DescribeLimits":                describeLimits,
+	"RegisterStreamConsumer":        registerStreamConsumer,
+	"DeregisterStreamConsumer":      deregisterStreamConsumer,
+	"DescribeStreamConsumer":        describeStreamConsumer,
+	"ListStreamConsumers":           listStreamConsumers,
+	"SubscribeToShard":              subscribeToShard,
 }
 
 // Actions returns the names of the actions the handler serves.
@@ -160,6 +165,36 @@ type childShard struct {
 	ShardId      string       `json:"ShardId"`
 	ParentShards []string     `json:"ParentShards"`
 	HashKeyRange hashKeyRange `json:"HashKeyRange"`
+}
+
+// toRecords converts records for GetRecords and SubscribeToShard events;
+// the result is never nil, so it encodes as [].
+func toRecords(in []engine.Record) []record {
+	out := make([]record, 0, len(in))
+	for _, r := range in {
+		data := r.Data
+		if data == nil {
+			data = []byte{} // "" rather than null
+		}
+		out = append(out, record{
+			SequenceNumber: r.SequenceNumber, ApproximateArrivalTimestamp: wireTime(r.ApproximateArrivalTimestamp),
+			Data: data, PartitionKey: r.PartitionKey, EncryptionType: r.EncryptionType,
+		})
+	}
+	return out
+}
+
+// toChildShards converts child shards; nil stays nil so the member is omitted.
+func toChildShards(in []engine.ChildShard) []childShard {
+	var out []childShard
+	for _, c := range in {
+		parents := c.ParentShards
+		if parents == nil {
+			parents = []string{}
+		}
+		out = append(out, childShard{ShardId: c.ShardID, ParentShards: parents, HashKeyRange: toHashKeyRange(c.HashKeyRange)})
+	}
+	return out
 }
 
 type putRecordsResultEntry struct {
@@ -481,24 +516,7 @@ func getRecords(ctx context.Context, e *engine.Engine, in object) (any, error) {
 		NextShardIterator  string       `json:"NextShardIterator,omitempty"`
 		MillisBehindLatest int64        `json:"MillisBehindLatest"`
 		ChildShards        []childShard `json:"ChildShards,omitempty"`
-	}{Records: make([]record, 0, len(g.Records)), NextShardIterator: g.NextShardIterator, MillisBehindLatest: g.MillisBehindLatest}
-	for _, r := range g.Records {
-		data := r.Data
-		if data == nil {
-			data = []byte{} // "" rather than null
-		}
-		out.Records = append(out.Records, record{
-			SequenceNumber: r.SequenceNumber, ApproximateArrivalTimestamp: wireTime(r.ApproximateArrivalTimestamp),
-			Data: data, PartitionKey: r.PartitionKey, EncryptionType: r.EncryptionType,
-		})
-	}
-	for _, c := range g.ChildShards {
-		parents := c.ParentShards
-		if parents == nil {
-			parents = []string{}
-		}
-		out.ChildShards = append(out.ChildShards, childShard{ShardId: c.ShardID, ParentShards: parents, HashKeyRange: toHashKeyRange(c.HashKeyRange)})
-	}
+	}{Records: toRecords(g.Records), NextShardIterator: g.NextShardIterator, MillisBehindLatest: g.MillisBehindLatest, ChildShards: toChildShards(g.ChildShards)}
 	return out, nil
 }
 
@@ -540,6 +558,7 @@ func updateShardCount(ctx context.Context, e *engine.Engine, in object) (any, er
 }
 
 func updateStreamMode(ctx context.Context, e *engine.Engine, in object) (any, error) {
+	in.str("StreamId")
 	args := engine.UpdateStreamModeInput{StreamARN: in.nonEmpty("StreamARN")}
 	args.Mode = in.mode(true)
 	in.integer("WarmThroughputMiBps")

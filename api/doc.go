@@ -13,4 +13,11 @@
 // adds only the checks the engine cannot make (a member of the wrong type,
 // a required member that is absent rather than zero or empty, an unknown
 // action, a body too large to read).
+//
+// SubscribeToShard is the one reply that is not a single body: once the
+// engine has accepted the subscription, it is HTTP 200 with an event
+// stream (application/vnd.amazon.eventstream) of an initial-response, one
+// flushed SubscribeToShardEvent message per engine event, and an exception
+// message if the subscription fails mid-stream, for up to five minutes.
+// Errors found before it starts are ordinary error replies.
 package api

@@ -2,7 +2,9 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"reflect"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/protocol/eventstream"
 	"github.com/fxamacker/cbor/v2"
 	"github.com/shardscope/shardscope/engine"
 )
@@ -80,11 +83,46 @@ var seedRequests = []struct {
 	{"RemoveTagsFromStream", map[string]any{"StreamName": "fz", "TagKeys": []any{"a"}}, ""},
 	{"ListTagsForStream", map[string]any{"StreamName": "fz", "Limit": 1}, ""},
 	{"DescribeLimits", map[string]any{}, ""},
+	{"RegisterStreamConsumer", map[string]any{"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/fz", "ConsumerName": "fzc", "Tags": map[string]any{"k": "v"}}, ""},
+	{"RegisterStreamConsumer", map[string]any{"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/fz", "ConsumerName": "fzc"}, "ResourceInUseException"},
+	{"DescribeStreamConsumer", map[string]any{"ConsumerARN": seedConsumerARN}, ""},
+	{"DescribeStreamConsumer", map[string]any{"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/fz", "ConsumerName": "fzc"}, ""},
+	{"ListStreamConsumers", map[string]any{"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/fz", "MaxResults": 5}, ""},
+	{"ListStreamConsumers", map[string]any{"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/fz", "StreamCreationTimestamp": "ts"}, "ResourceNotFoundException"},
+	// Shard 0 was split above: the stream reads it to its end and stops by itself.
+	{"SubscribeToShard", map[string]any{"ConsumerARN": seedConsumerARN, "ShardId": "shardId-000000000000", "StartingPosition": map[string]any{"Type": "TRIM_HORIZON"}}, ""},
+	{"SubscribeToShard", map[string]any{"ConsumerARN": seedConsumerARN, "ShardId": "shardId-000000000000", "StartingPosition": map[string]any{"Type": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": "1"}}, "LimitExceededException"},
+	{"SubscribeToShard", map[string]any{"ConsumerARN": seedConsumerARN, "ShardId": "shardId-000000000005", "StartingPosition": map[string]any{"Type": "AT_TIMESTAMP", "Timestamp": "ts"}}, ""},
+	{"SubscribeToShard", map[string]any{"ConsumerARN": "arn:aws:kinesis:us-east-1:000000000000:stream/fz/consumer/nobody:1", "ShardId": "shardId-000000000001", "StartingPosition": map[string]any{"Type": "LATEST"}}, "ResourceNotFoundException"},
+	{"SubscribeToShard", map[string]any{"ConsumerARN": seedConsumerARN, "ShardId": "shardId-000000000001"}, "ValidationException"},
+	{"DeregisterStreamConsumer", map[string]any{"ConsumerARN": seedConsumerARN}, ""},
 	{"DeleteStream", map[string]any{"StreamName": "od", "EnforceConsumerDeletion": true}, ""},
 	{"CreateStream", map[string]any{"StreamName": "x", "ShardCount": "two"}, SerializationException},
 	{"PutRecord", map[string]any{"StreamName": "bad name!", "PartitionKey": nil, "Data": 3}, SerializationException},
 	{"PutRecord", map[string]any{"StreamName": "bad name!", "PartitionKey": "k", "Data": []byte{}}, "ValidationException"},
 	{"NoSuchAction", map[string]any{}, UnknownOperationException},
+}
+
+// seedConsumerARN is the ARN of the consumer the seeds register: the
+// engine's clock stands at t0.
+var seedConsumerARN = fmt.Sprintf("arn:aws:kinesis:us-east-1:000000000000:stream/fz/consumer/fzc:%d", t0.Unix())
+
+// streamBound bounds a fuzzed SubscribeToShard that succeeds: its request
+// context ends then, and so does the stream, so fuzzing never waits out a
+// five-minute subscription.
+const streamBound = 100 * time.Millisecond
+
+// fuzzRequest builds a request to the handler; a SubscribeToShard request
+// carries a context that ends after streamBound.
+func fuzzRequest(action, contentType string, body []byte) (*http.Request, context.CancelFunc) {
+	req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
+	req.Header.Set("X-Amz-Target", TargetPrefix+action)
+	req.Header.Set("Content-Type", contentType)
+	if action != "SubscribeToShard" {
+		return req, func() {}
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), streamBound)
+	return req.WithContext(ctx), cancel
 }
 
 // seedTime is the timestamp the seeds use; "ts" above stands for it.
@@ -157,12 +195,15 @@ func fuzzHandler(f *testing.F) http.Handler {
 
 // checkReply sends one request and checks the reply's shape.
 func checkReply(t *testing.T, h http.Handler, action, contentType string, body []byte) {
-	req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
-	req.Header.Set("X-Amz-Target", TargetPrefix+action)
-	req.Header.Set("Content-Type", contentType)
+	req, cancel := fuzzRequest(action, contentType, body)
+	defer cancel()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	isCBOR := contentType == ContentTypeCBOR
+	if rec.Code == http.StatusOK && action == "SubscribeToShard" {
+		checkEventStream(t, rec, isCBOR)
+		return
+	}
 	if got := rec.Header().Get("Content-Type"); got != contentType {
 		t.Fatalf("%s: Content-Type %q, want %q", action, got, contentType)
 	}
@@ -191,6 +232,58 @@ func checkReply(t *testing.T, h http.Handler, action, contentType string, body [
 	msg, _ := e["message"].(string)
 	if !knownTypes[typ] || msg == "" || len(e) != 2 || rec.Header().Get("X-Amzn-ErrorType") != typ {
 		t.Fatalf("%s: malformed error reply %q (X-Amzn-ErrorType %q) for body %q", action, rec.Body.Bytes(), rec.Header().Get("X-Amzn-ErrorType"), body)
+	}
+}
+
+// streamExceptions are the exceptions a stream may end with.
+var streamExceptions = map[string]bool{string(engine.ResourceNotFoundException): true, string(engine.ResourceInUseException): true}
+
+// checkEventStream checks a SubscribeToShard reply: the initial-response,
+// then events whose payload is a map in the request's encoding, and at
+// most one exception, last.
+func checkEventStream(t *testing.T, rec *httptest.ResponseRecorder, isCBOR bool) {
+	if got := rec.Header().Get("Content-Type"); got != ContentTypeEventStream {
+		t.Fatalf("SubscribeToShard: Content-Type %q", got)
+	}
+	dec := eventstream.NewDecoder()
+	body := bytes.NewReader(rec.Body.Bytes())
+	dm, _ := cbor.DecOptions{DefaultMapType: reflect.TypeOf(map[string]any(nil))}.DecMode()
+	for i := 0; body.Len() > 0; i++ {
+		m, err := dec.Decode(body, nil)
+		if err != nil {
+			t.Fatalf("SubscribeToShard: message %d: %v", i, err)
+		}
+		get := func(name string) string {
+			if v := m.Headers.Get(name); v != nil {
+				return v.String()
+			}
+			return ""
+		}
+		var payload map[string]any
+		if isCBOR {
+			err = dm.Unmarshal(m.Payload, &payload)
+		} else {
+			err = json.Unmarshal(m.Payload, &payload)
+		}
+		if err != nil {
+			t.Fatalf("SubscribeToShard: message %d payload %q: %v", i, m.Payload, err)
+		}
+		switch typ, ev := get(":message-type"), get(":event-type"); {
+		case i == 0:
+			if typ != "event" || ev != "initial-response" || len(payload) != 0 {
+				t.Fatalf("SubscribeToShard: first message %v %q", m.Headers, m.Payload)
+			}
+		case typ == "event" && ev == "SubscribeToShardEvent":
+			if _, ok := payload["Records"].([]any); !ok || payload["ContinuationSequenceNumber"] == nil {
+				t.Fatalf("SubscribeToShard: event %q", m.Payload)
+			}
+		case typ == "exception" && streamExceptions[get(":exception-type")] && body.Len() == 0:
+			if msg, _ := payload["message"].(string); msg == "" {
+				t.Fatalf("SubscribeToShard: exception %q", m.Payload)
+			}
+		default:
+			t.Fatalf("SubscribeToShard: message %d: %v %q", i, m.Headers, m.Payload)
+		}
 	}
 }
 
@@ -240,13 +333,15 @@ func TestFuzzSeeds(t *testing.T) {
 		e := testEngine(t, engine.Options{Clock: engine.NewManualClock(t0), DisableLimits: true, ShardLimit: 64})
 		h := NewHandler(e, Options{})
 		for i, s := range seedRequests {
-			req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(enc.encode(s.body)))
-			req.Header.Set("X-Amz-Target", TargetPrefix+s.action)
-			req.Header.Set("Content-Type", enc.contentType)
+			req, cancel := fuzzRequest(s.action, enc.contentType, enc.encode(s.body))
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
+			cancel()
 			if got := rec.Header().Get("X-Amzn-ErrorType"); got != s.want {
 				t.Errorf("%s seed %d (%s): got %d %q, want %q", enc.contentType, i, s.action, rec.Code, rec.Body.Bytes(), s.want)
+			}
+			if s.action == "SubscribeToShard" && s.want == "" {
+				checkEventStream(t, rec, enc.contentType == ContentTypeCBOR)
 			}
 		}
 	}

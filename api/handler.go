@@ -262,6 +262,9 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, c wireCodec, tar
 	if err != nil {
 		return h.writeError(w, c, toAPIError(err))
 	}
+	if s, ok := out.(streamReply); ok {
+		return s.serveStream(h, w, r, c)
+	}
 	b, err := c.marshal(out)
 	if err != nil {
 		return h.writeError(w, c, internalFailure(err))

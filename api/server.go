@@ -46,13 +46,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
+	// No ReadTimeout or WriteTimeout: a SubscribeToShard reply streams for
+	// up to five minutes (its writes have their own per-message deadline).
+	// Streams end cleanly as soon as shutdown starts: the drain context in
+	// every request's context tells them.
+	drain, startDrain := context.WithCancel(context.Background())
+	defer startDrain()
 	srv := &http.Server{
 		Handler:           s.Handler,
 		Protocols:         protocols,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context {
+			return context.WithValue(context.Background(), drainKey{}, drain)
+		},
 	}
+	srv.RegisterOnShutdown(startDrain)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("serving the Kinesis API", "addr", ln.Addr().String())
