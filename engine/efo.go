@@ -556,16 +556,18 @@ func (e *Engine) SubscribeToShard(ctx context.Context, in SubscribeToShardInput)
 	if sh == nil {
 		return nil, e.shardNotFound(s.name, in.ShardID)
 	}
+	// A bad starting position is refused before the call counts against
+	// the one-a-second budget, so the corrected retry is not throttled.
+	pos, err := e.position(s, sh, in.StartingPosition, now)
+	if err != nil {
+		return nil, err
+	}
 	link := c.link(sh.index)
 	if !link.calls.AllowN(now, 1) {
 		return nil, newError(LimitExceededException, "Rate exceeded for consumer %s and shard %s in stream %s under account %s.", in.ConsumerARN, sh.id, s.name, e.opts.AccountID)
 	}
 	if !link.lastOK.IsZero() && now.Sub(link.lastOK) < SubscribeTakeover {
 		return nil, newError(ResourceInUseException, "Another active subscription exists for this consumer: %s on shard %s.", in.ConsumerARN, sh.id)
-	}
-	pos, err := e.position(s, sh, in.StartingPosition, now)
-	if err != nil {
-		return nil, err
 	}
 	sub := &Subscription{e: e, ref: StreamRef{StreamName: s.name}, created: s.created.UnixMilli(), shard: sh.index, pos: pos, done: make(chan struct{}), MaxRecords: MaxGetRecordsLimit}
 	sh.mu.Lock()
