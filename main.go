@@ -18,6 +18,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -70,8 +71,9 @@ func (f *storeFlags) register(cmd *cobra.Command) {
 	cmd.Flags().DurationVar(&f.deleteDelay, "delete-delay", 0, "how long a deleted stream stays DELETING")
 }
 
-// open opens the store and the engine over it.
-func (f *storeFlags) open(clock engine.Clock) (*storage.DB, *engine.Engine, error) {
+// open opens the store and the engine over it; tune, if given, adjusts the
+// engine options the flags produce.
+func (f *storeFlags) open(clock engine.Clock, tune func(*engine.Options)) (*storage.DB, *engine.Engine, error) {
 	mode, err := storage.ParseSyncMode(f.sync)
 	if err != nil {
 		return nil, nil, err
@@ -98,10 +100,14 @@ func (f *storeFlags) open(clock engine.Clock) (*storage.DB, *engine.Engine, erro
 			return nil, nil, err
 		}
 	}
-	e, err := engine.New(db, engine.Options{
+	opts := engine.Options{
 		Clock: clock, DisableLimits: f.noLimits,
 		CreateDelay: f.createDelay, UpdateDelay: f.updateDelay, DeleteDelay: f.deleteDelay,
-	})
+	}
+	if tune != nil {
+		tune(&opts)
+	}
+	e, err := engine.New(db, opts)
 	if err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("start engine on %s: %w", path, err)
@@ -166,7 +172,7 @@ func runConsole(store storeFlags, stream string, seed int64, listen string) erro
 		return errors.New("the console needs a terminal on stdin and stdout; for a headless server run `shardscope serve`")
 	}
 	clock := engine.NewOffsetClock(nil)
-	db, e, err := store.open(clock)
+	db, e, err := store.open(clock, compressScaling)
 	if err != nil {
 		return err
 	}
@@ -177,7 +183,7 @@ func runConsole(store storeFlags, stream string, seed int64, listen string) erro
 		return err
 	}
 	prods := producers.DefaultsWith(e, stream, producers.Config{Seed: seed, Clock: clock})
-	cons := consumers.Defaults(e, consumers.NewMetaCheckpoints(db), stream, clock)
+	cons := consumers.DefaultsWith(e, nil, stream, consumerConfig(db, clock))
 	tap := e.NewTap(4096)
 	defer tap.Close()
 
@@ -193,6 +199,7 @@ func runConsole(store storeFlags, stream string, seed int64, listen string) erro
 		cons.Stop()
 	}()
 
+	endpoint := ""
 	if listen != "" {
 		// The console owns the terminal, so the server logs nothing there;
 		// its traffic shows in the panes instead.
@@ -200,13 +207,14 @@ func runConsole(store storeFlags, stream string, seed int64, listen string) erro
 		if err != nil {
 			return err
 		}
+		endpoint = "http://" + ln.Addr().String()
 		served := make(chan error, 1)
 		go func() { served <- api.Serve(runCtx, ln, api.NewHandler(e, api.Options{}), nil) }()
 		defer func() { cancel(); <-served }()
 	}
 
-	b := &consoleBackend{e: e, clock: clock, tap: tap, prods: prods, cons: cons}
-	return ui.Run(b, ui.Options{Stream: stream})
+	b := &consoleBackend{e: e, db: db, clock: clock, tap: tap, prods: prods, cons: cons, ctx: runCtx}
+	return ui.Run(b, ui.Options{Stream: stream, Endpoint: endpoint})
 }
 
 // listenLoopbackByDefault listens on addr; a bare port means loopback.
@@ -247,7 +255,7 @@ stops it gracefully: in-flight requests finish and the store closes cleanly.`,
 			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			db, e, err := store.open(nil)
+			db, e, err := store.open(nil, nil)
 			if err != nil {
 				return err
 			}
@@ -291,7 +299,7 @@ embedded shardscope (limits off, a temporary store) and measures that.`,
 				}
 				defer os.RemoveAll(dir)
 				store := storeFlags{db: filepath.Join(dir, "bench.db"), sync: syncMode, noLimits: true}
-				db, e, err := store.open(nil)
+				db, e, err := store.open(nil, nil)
 				if err != nil {
 					return err
 				}
@@ -331,6 +339,30 @@ embedded shardscope (limits off, a temporary store) and measures that.`,
 	return cmd
 }
 
+// consoleLeaseDuration is how long a consumer worker's lease lasts without
+// renewal in the console: short, so a stopped worker's leases visibly move
+// within seconds (the KCL's default is 10 s).
+const consoleLeaseDuration = 6 * time.Second
+
+// consumerConfig is how the console's consumer applications run: two
+// workers each, leases and checkpoints kept in the store.
+func consumerConfig(db *storage.DB, clock engine.Clock) consumers.Config {
+	return consumers.Config{
+		Clock: clock, Workers: 2, Leases: consumers.NewMetaLeases(db),
+		LeaseDuration: consoleLeaseDuration, RenewInterval: 2 * time.Second, TakeInterval: 3 * time.Second,
+	}
+}
+
+// compressScaling makes the on-demand scaler react in seconds instead of
+// the service's minutes, so a demo shows a scale-up within a minute. The
+// service's own pace is the engine's default (see README).
+func compressScaling(o *engine.Options) {
+	o.ScaleInterval = 2 * time.Second
+	o.ScaleUpWindow = 20 * time.Second
+	o.ScaleCooldown = 20 * time.Second
+	o.ScaleDownWindow = 2 * time.Minute
+}
+
 // ensureStream creates the stream with n shards unless it exists.
 func ensureStream(ctx context.Context, e *engine.Engine, name string, n int) error {
 	err := e.CreateStream(ctx, engine.CreateStreamInput{StreamName: name, ShardCount: n})
@@ -344,10 +376,16 @@ func ensureStream(ctx context.Context, e *engine.Engine, name string, n int) err
 // what the console needs.
 type consoleBackend struct {
 	e     *engine.Engine
+	db    *storage.DB
 	clock *engine.OffsetClock
 	tap   *engine.Tap
 	prods *producers.Set
 	cons  *consumers.Group
+	ctx   context.Context // ends when the console closes
+
+	mu       sync.Mutex // guards what follows
+	throttle map[string]*throttleWindow
+	added    int // consumers added from the keyboard, for their names
 }
 
 var _ ui.Backend = (*consoleBackend)(nil)
@@ -373,23 +411,59 @@ func (b *consoleBackend) Producers() []ui.ProducerView {
 }
 
 func (b *consoleBackend) Consumers() []ui.ConsumerView {
+	now := time.Now()
 	var out []ui.ConsumerView
 	for _, app := range b.cons.All() {
 		s := app.Stats()
 		v := ui.ConsumerView{
-			Name: s.App, Lag: time.Duration(s.MaxLagMillis) * time.Millisecond,
+			Name: s.App, Stream: s.Stream, Kind: ui.KindPolling,
+			Lag:        time.Duration(s.MaxLagMillis) * time.Millisecond,
 			ShardsDone: s.Count(consumers.StateReading) + s.Count(consumers.StateEnded), Shards: len(s.Shards),
-			Records: s.Records, Throttled: s.Throttled, PerShardLag: map[string]time.Duration{},
+			Records: s.Records, Throttled: s.Throttled, ReadThrottled: b.throttleRate(s.App, s.Throttled, now),
+			PerShardLag: map[string]time.Duration{},
+		}
+		if s.FanOut {
+			v.Kind = ui.KindFanOut
+		}
+		for _, w := range s.Workers {
+			v.Workers = append(v.Workers, ui.WorkerView{ID: w.ID, Leases: w.Leases, Stopped: w.State == consumers.WorkerStopped || w.State == consumers.WorkerCrashed})
 		}
 		for _, sh := range s.Shards {
+			lag := time.Duration(sh.MillisBehindLatest) * time.Millisecond
+			v.PerShard = append(v.PerShard, ui.ShardLagView{ShardID: sh.ShardID, Lag: lag, Checkpoint: sh.LastCheckpoint, Owner: sh.Owner})
 			if sh.State == consumers.StateReading {
-				v.PerShardLag[sh.ShardID] = time.Duration(sh.MillisBehindLatest) * time.Millisecond
+				v.PerShardLag[sh.ShardID] = lag
 			}
 		}
 		v.Summary = consumerLines(app.Processor())
 		out = append(out, v)
 	}
 	return out
+}
+
+// throttleRate turns an app's running count of throttled reads into reads
+// refused per second, measured over windows of at least a second.
+func (b *consoleBackend) throttleRate(app string, total int64, now time.Time) int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.throttle == nil {
+		b.throttle = map[string]*throttleWindow{}
+	}
+	w := b.throttle[app]
+	if w == nil {
+		w = &throttleWindow{total: total, at: now}
+		b.throttle[app] = w
+	}
+	if d := now.Sub(w.at); d >= time.Second {
+		w.rate = int64(float64(total-w.total) / d.Seconds())
+		w.total, w.at = total, now
+	}
+	return w.rate
+}
+
+type throttleWindow struct {
+	total, rate int64
+	at          time.Time
 }
 
 // consumerLines are the live results of a built-in processor, one to three lines.
@@ -529,6 +603,85 @@ func (b *consoleBackend) ProducerCycleSkew(name string) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("%s key skew → %s", name, p.CycleSkew()), nil
+}
+
+func (b *consoleBackend) ToggleCapacityMode(stream string) (string, error) {
+	ctx := context.Background()
+	sum, err := b.e.DescribeStreamSummary(ctx, b.stream(stream))
+	if err != nil {
+		return "", err
+	}
+	to := engine.ModeOnDemand
+	if sum.StreamMode == engine.ModeOnDemand {
+		to = engine.ModeProvisioned
+	}
+	if err := b.e.UpdateStreamMode(ctx, engine.UpdateStreamModeInput{StreamARN: sum.StreamARN, Mode: to}); err != nil {
+		return "", err
+	}
+	if to == engine.ModeOnDemand {
+		return fmt.Sprintf("%s is ON_DEMAND now: the scaler splits shards that stay hot (demo pace: 20 s)", stream), nil
+	}
+	return fmt.Sprintf("%s is PROVISIONED now: it keeps its %d open shards", stream, sum.OpenShardCount), nil
+}
+
+// AddConsumer starts another consumer application on the stream, polling
+// (sharing each shard's 5 reads/s and 2 MiB/s) or enhanced fan-out (a
+// registered consumer with its own 2 MiB/s per shard). Each runs the log
+// statistics processor, so its work is comparable.
+func (b *consoleBackend) AddConsumer(stream string, fanOut bool) (string, error) {
+	b.mu.Lock()
+	b.added++
+	kind := "poll"
+	if fanOut {
+		kind = "fanout"
+	}
+	name := fmt.Sprintf("%s-%d", kind, b.added)
+	b.mu.Unlock()
+	cfg := consumerConfig(b.db, b.clock)
+	cfg.FanOut = fanOut
+	app := consumers.NewApp(name, stream, consumers.NewLogStats(b.clock), b.e, nil, cfg)
+	if err := b.cons.Add(app); err != nil {
+		return "", err
+	}
+	if fanOut {
+		return fmt.Sprintf("started %s: an enhanced fan-out consumer with its own 2 MiB/s per shard", name), nil
+	}
+	return fmt.Sprintf("started %s: a polling consumer sharing each shard's 5 reads/s", name), nil
+}
+
+// RemoveConsumer stops a consumer application and forgets it; a fan-out
+// one's registration is removed too. A registered consumer that no
+// application here owns (one an outside client made) is deregistered.
+func (b *consoleBackend) RemoveConsumer(stream, name string) (string, error) {
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if b.cons.App(name) != nil {
+		if err := b.cons.Remove(ctx, name); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("stopped %s: its leases were handed back with their checkpoints", name), nil
+	}
+	sum, err := b.e.DescribeStreamSummary(ctx, b.stream(stream))
+	if err != nil {
+		return "", err
+	}
+	if err := b.e.DeregisterStreamConsumer(ctx, engine.ConsumerRef{StreamARN: sum.StreamARN, ConsumerName: name}); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("deregistered the stream consumer %s", name), nil
+}
+
+// StopWorker stops a worker abruptly, as a crash would: it stops renewing
+// without handing its leases back, so they move once they expire.
+func (b *consoleBackend) StopWorker(app, worker string) (string, error) {
+	a := b.cons.App(app)
+	if a == nil {
+		return "", fmt.Errorf("no consumer application %q", app)
+	}
+	if err := a.CrashWorker(worker); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s/%s stopped renewing its leases: they expire in %s and move to another worker", app, worker, consoleLeaseDuration), nil
 }
 
 func formatRate(r float64) string {

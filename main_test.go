@@ -238,7 +238,7 @@ func loadCPU(b *testing.B, withConsole bool, d time.Duration) time.Duration {
 	b.Helper()
 	clock := engine.NewOffsetClock(nil)
 	store := storeFlags{db: filepath.Join(b.TempDir(), "cpu.db"), sync: "always"}
-	db, e, err := store.open(clock)
+	db, e, err := store.open(clock, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -253,7 +253,7 @@ func loadCPU(b *testing.B, withConsole bool, d time.Duration) time.Duration {
 	for _, p := range prods.All() {
 		p.Scale(5000.0 / 1200.0) // the demo's 1,200 records/s → 5,000
 	}
-	cons := consumers.Defaults(e, consumers.NewMetaCheckpoints(db), "demo", clock)
+	cons := consumers.DefaultsWith(e, nil, "demo", consumerConfig(db, clock))
 	tap := e.NewTap(4096)
 	defer tap.Close()
 	start := cpuTime()
@@ -261,7 +261,7 @@ func loadCPU(b *testing.B, withConsole bool, d time.Duration) time.Duration {
 	cons.Start(ctx)
 	if withConsole {
 		lipgloss.SetColorProfile(termenv.TrueColor)
-		m := ui.New(&consoleBackend{e: e, clock: clock, tap: tap, prods: prods, cons: cons}, ui.Options{Stream: "demo", TickInterval: ui.DefaultTickInterval})
+		m := ui.New(&consoleBackend{e: e, db: db, clock: clock, tap: tap, prods: prods, cons: cons, ctx: ctx}, ui.Options{Stream: "demo", TickInterval: ui.DefaultTickInterval})
 		p := tea.NewProgram(m, tea.WithInput(nil), tea.WithOutput(io.Discard), tea.WithoutSignalHandler())
 		done := make(chan struct{})
 		go func() { defer close(done); p.Run() }()

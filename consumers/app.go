@@ -106,6 +106,25 @@ type Config struct {
 	// ProcessRecords returns nil, and ShardEnd at a shard's end when the
 	// processor did not. NewApp (a simple Processor) always sets it.
 	AutoCheckpoint bool
+
+	// FanOut reads with enhanced fan-out instead of polling: Run registers
+	// a stream consumer named ConsumerName (or reuses the one of that name)
+	// and waits until it is ACTIVE, and each shard reader follows its shard
+	// with SubscribeToShard, which pushes records through the consumer's
+	// own 2 MiB/s per shard instead of sharing the shard's 5 GetRecords
+	// calls/s with every other polling application. Leases, checkpoints,
+	// de-aggregation and lineage work as when polling. The App's Source
+	// must offer the fan-out calls: a FanOutSource, or an *engine.Engine
+	// (adapted by EngineSource). PollInterval, MinReadInterval and Limit do
+	// not apply to reading then.
+	FanOut bool
+	// ConsumerName is the stream consumer a fan-out App registers. Default
+	// the App's name.
+	ConsumerName string
+	// RegisterTimeout bounds the wait, in real time, for a registered
+	// consumer to become ACTIVE; past it the App counts an error and tries
+	// again. Default 30s.
+	RegisterTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -153,6 +172,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxLeasesToSteal <= 0 {
 		c.MaxLeasesToSteal = 1
+	}
+	if c.RegisterTimeout <= 0 {
+		c.RegisterTimeout = 30 * time.Second
 	}
 	if c.LeaseCheckInterval <= 0 {
 		c.LeaseCheckInterval = min(c.RenewInterval/4, 250*time.Millisecond)
@@ -243,6 +265,25 @@ type Stats struct {
 	// DroppedAggregates counts KPL aggregates dropped because a user record
 	// hashed outside the shard they were read from.
 	DroppedAggregates int64
+
+	// FanOut reports an enhanced fan-out App (a dedicated pipe per shard,
+	// read with SubscribeToShard); false is a polling one (GetRecords,
+	// sharing each shard's read limits with every other polling App).
+	FanOut bool
+	// ConsumerName is the stream consumer of a fan-out App; ConsumerARN is
+	// its ARN once registered and ACTIVE in the current (or latest) Run,
+	// "" before and after Deregister.
+	ConsumerName string
+	ConsumerARN  string
+	// Subscriptions counts successful SubscribeToShard calls (one per
+	// shard, then one per renewal: a subscription lasts 5 minutes).
+	Subscriptions int64
+	// SubscribeRefused counts SubscribeToShard calls refused with
+	// LimitExceededException (more than one a second per shard) or
+	// ResourceInUseException (another subscription of the consumer to the
+	// shard within 5 s, as when a lease moves); each is retried after a
+	// pause.
+	SubscribeRefused int64
 }
 
 // Count returns how many shards are in the given state.
@@ -277,6 +318,7 @@ type App struct {
 	proc    Processor
 	factory RecordProcessorFactory
 	src     Source
+	fos     FanOutSource // src with the fan-out calls; nil when it has none
 	cps     CheckpointStore
 	cfg     Config
 	table   leaseTable
@@ -301,6 +343,15 @@ type App struct {
 	lastErr    string
 	moves      int64
 	dropped    int64
+
+	// Enhanced fan-out (Config.FanOut).
+	regWake       chan struct{}        // asks the registration loop to register again
+	streamARN     string               // the stream's ARN once known
+	consumerARN   string               // the ACTIVE consumer of this Run, "" before
+	consumerReady chan struct{}        // closed while consumerARN is set
+	lastSubscribe map[string]time.Time // real time of the latest SubscribeToShard per shard
+	subscriptions int64
+	refused       int64
 }
 
 // shardEntry is the progress of the local reader in charge of a shard.
@@ -330,18 +381,25 @@ func NewRecordApp(name, stream string, f RecordProcessorFactory, src Source, cps
 	if cfg.Leases == nil {
 		cfg.Leases = NewMemoryMeta()
 	}
+	if cfg.ConsumerName == "" {
+		cfg.ConsumerName = name
+	}
 	return &App{
-		name:       name,
-		stream:     stream,
-		factory:    f,
-		src:        src,
-		cps:        cps,
-		cfg:        cfg,
-		table:      leaseTable{store: cfg.Leases, bucket: LeaseBucket(name)},
-		syncWake:   make(chan struct{}, 1),
-		shards:     make(map[string]*shardEntry),
-		leaseView:  make(map[string]Lease),
-		leaseEvent: make(chan struct{}),
+		name:          name,
+		stream:        stream,
+		factory:       f,
+		src:           src,
+		fos:           asFanOutSource(src),
+		cps:           cps,
+		cfg:           cfg,
+		table:         leaseTable{store: cfg.Leases, bucket: LeaseBucket(name)},
+		syncWake:      make(chan struct{}, 1),
+		shards:        make(map[string]*shardEntry),
+		leaseView:     make(map[string]Lease),
+		leaseEvent:    make(chan struct{}),
+		regWake:       make(chan struct{}, 1),
+		consumerReady: make(chan struct{}),
+		lastSubscribe: make(map[string]time.Time),
 	}
 }
 
@@ -374,14 +432,22 @@ var (
 	ErrNotRunning = errors.New("consumers: app is not running")
 	// ErrNoWorker is returned for a worker ID the App does not run.
 	ErrNoWorker = errors.New("consumers: no such worker")
+	// ErrNoFanOut is returned by Run for a fan-out App whose Source does
+	// not offer the enhanced fan-out calls.
+	ErrNoFanOut = errors.New("consumers: the source offers no enhanced fan-out (SubscribeToShard)")
 )
 
-// Run starts the workers and the shard listing and runs until ctx is done,
-// then stops every worker gracefully (processors shut down with
-// ShutdownRequested, leases handed back) and returns nil. Failures of the
-// source or the store are counted in Stats and retried; they do not end
-// Run.
+// Run starts the workers and the shard listing (and, for a fan-out App,
+// the consumer's registration) and runs until ctx is done, then stops
+// every worker gracefully (processors shut down with ShutdownRequested,
+// leases handed back) and returns nil. Failures of the source or the
+// store are counted in Stats and retried; they do not end Run. A fan-out
+// App whose Source offers no fan-out returns ErrNoFanOut at once.
 func (a *App) Run(ctx context.Context) error {
+	if a.cfg.FanOut && a.fos == nil {
+		a.fail("", ErrNoFanOut)
+		return ErrNoFanOut
+	}
 	if !a.running.CompareAndSwap(false, true) {
 		return ErrRunning
 	}
@@ -392,6 +458,7 @@ func (a *App) Run(ctx context.Context) error {
 	a.listing, a.listed = nil, false
 	a.workers = nil
 	a.live, a.stopping = true, false
+	a.resetConsumerLocked()
 	for range a.cfg.Workers {
 		a.startWorkerLocked()
 	}
@@ -401,6 +468,13 @@ func (a *App) Run(ctx context.Context) error {
 	go func() {
 		defer close(syncDone)
 		a.syncLoop(ctx)
+	}()
+	regDone := make(chan struct{})
+	go func() {
+		defer close(regDone)
+		if a.cfg.FanOut {
+			a.registerLoop(ctx)
+		}
 	}()
 	<-ctx.Done()
 
@@ -415,6 +489,7 @@ func (a *App) Run(ctx context.Context) error {
 		<-w.done
 	}
 	<-syncDone
+	<-regDone
 	return nil
 }
 
@@ -917,6 +992,12 @@ func (a *App) Stats() Stats {
 		LastError:         a.lastErr,
 		LeaseMoves:        a.moves,
 		DroppedAggregates: a.dropped,
+		FanOut:            a.cfg.FanOut,
+		Subscriptions:     a.subscriptions,
+		SubscribeRefused:  a.refused,
+	}
+	if a.cfg.FanOut {
+		s.ConsumerName, s.ConsumerARN = a.cfg.ConsumerName, a.consumerARN
 	}
 	ids := make(map[string]bool, len(a.listing)+len(a.leaseView))
 	for id := range a.listing {

@@ -9,10 +9,18 @@
 // built-in processors turn records into something the console can show
 // (top pages, IoT alerts, per-service error rates and latencies).
 //
-// It talks to a stream only through Source, which the embedded
-// *engine.Engine satisfies, and keeps leases in a LeaseStore, which a
-// *storage.DB becomes through NewMetaLeases, so the same applications can
-// later read a remote Kinesis endpoint. It does not own the engine's
-// subscriptions (enhanced fan-out) or any rendering; lease timing is read
+// An application reads either by polling (GetShardIterator and
+// GetRecords, sharing each shard's 5 calls/s and 2 MiB/s with every other
+// polling application) or, with Config.FanOut, by enhanced fan-out: it
+// registers a stream consumer and each shard reader follows its shard with
+// SubscribeToShard, a dedicated 2 MiB/s per shard, renewing the
+// subscription every 5 minutes. A Group runs applications together; they
+// can be added and removed while it runs.
+//
+// It talks to a stream only through Source (FanOutSource for fan-out),
+// which the embedded *engine.Engine satisfies (through EngineSource for
+// fan-out), and keeps leases in a LeaseStore, which a *storage.DB becomes
+// through NewMetaLeases, so the same applications can later read a remote
+// Kinesis endpoint. It does not do any rendering; lease timing is read
 // from an injected engine.Clock.
 package consumers

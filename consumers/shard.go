@@ -106,7 +106,11 @@ func (c *shardConsumer) body() consumerOutcome {
 		return c.stopped(nil)
 	}
 	a.setShardState(c.id, c.w.id, StateReading)
-	switch c.read(proc, start) {
+	read := c.read
+	if a.cfg.FanOut {
+		read = c.readFanOut
+	}
+	switch read(proc, start) {
 	case readEnded:
 		return c.shardEnded(proc)
 	case readGone:

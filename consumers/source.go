@@ -8,7 +8,7 @@ import (
 
 // Source is the part of a Kinesis stream a consumer reads: the shard list,
 // shard iterators and records. *engine.Engine satisfies it; an AWS-SDK
-// adapter can too.
+// adapter can too. A fan-out App needs a FanOutSource.
 type Source interface {
 	// ListShards lists the stream's shards, a page at a time.
 	ListShards(ctx context.Context, in engine.ListShardsInput) (engine.ListShardsOutput, error)

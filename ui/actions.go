@@ -156,7 +156,56 @@ func (m *Model) loadKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 	case key.Matches(msg, k.TimeLapse):
 		return m.act("time-lapse +1h", func() (string, error) { return b.TimeLapse(timeLapseStep) }), true
 	}
-	return nil, false
+	return m.streamKey(msg)
+}
+
+// streamKey handles the keys that act on the watched stream's capacity
+// mode and consumers, whatever pane has focus.
+func (m *Model) streamKey(msg tea.KeyMsg) (tea.Cmd, bool) {
+	k, b, stream := m.ctx.Keys, m.b, m.ctx.StreamName
+	if !key.Matches(msg, k.Mode, k.AddPolling, k.RemovePolling, k.AddFanOut, k.RemoveFanOut, k.StopWorker) {
+		return nil, false
+	}
+	if m.ctx.Stream == nil {
+		return flash("no stream yet", true), true
+	}
+	switch {
+	case key.Matches(msg, k.Mode):
+		to := engine.ModeOnDemand
+		if m.ctx.Stream.Mode == engine.ModeOnDemand {
+			to = engine.ModeProvisioned
+		}
+		return m.act("capacity mode → "+string(to), func() (string, error) { return b.ToggleCapacityMode(stream) }), true
+	case key.Matches(msg, k.AddPolling):
+		return m.act("add polling consumer", func() (string, error) { return b.AddConsumer(stream, false) }), true
+	case key.Matches(msg, k.AddFanOut):
+		return m.act("add fan-out consumer", func() (string, error) { return b.AddConsumer(stream, true) }), true
+	case key.Matches(msg, k.RemovePolling), key.Matches(msg, k.RemoveFanOut):
+		kind := KindPolling
+		if key.Matches(msg, k.RemoveFanOut) {
+			kind = KindFanOut
+		}
+		name, ok := m.consumers.pick(kind)
+		switch {
+		case !ok && m.consumers.hasExternal():
+			return flash("select a registered "+kind+" consumer to remove it", true), true
+		case !ok:
+			return flash("no "+kind+" consumer on "+stream+" to remove", true), true
+		}
+		return m.act("remove "+name, func() (string, error) { return b.RemoveConsumer(stream, name) }), true
+	}
+	// k.StopWorker
+	app, w := m.consumers.Selected()
+	switch {
+	case app == nil:
+		return flash("no consumer application to stop a worker of", true), true
+	case w == nil:
+		return flash("pick a worker of "+app.v.Name+" with ↓ first", true), true
+	case w.Stopped:
+		return flash(w.ID+" of "+app.v.Name+" is already stopped", true), true
+	}
+	name, id := app.v.Name, w.ID
+	return m.act("stop "+id+" of "+name, func() (string, error) { return b.StopWorker(name, id) }), true
 }
 
 // act starts a backend action as a command and shows it as pending.

@@ -47,6 +47,26 @@ type Backend interface {
 	// ProducerCycleSkew moves the producer's key skew to the next one
 	// (uniform → zipf → hot key → uniform).
 	ProducerCycleSkew(name string) (string, error)
+
+	// ToggleCapacityMode switches the stream to the other capacity mode
+	// (PROVISIONED ↔ ON_DEMAND), as UpdateStreamMode does; the sentence
+	// says which mode it is in now.
+	ToggleCapacityMode(stream string) (string, error)
+	// AddConsumer starts a new consumer application on the stream and
+	// returns a sentence naming it: a polling one (GetRecords, sharing each
+	// shard's 2 MiB/s and 5 reads/s) when fanOut is false, an enhanced
+	// fan-out one (a registered stream consumer with a dedicated 2 MiB/s
+	// per shard, read with SubscribeToShard) when true.
+	AddConsumer(stream string, fanOut bool) (string, error)
+	// RemoveConsumer stops the named consumer application of the stream
+	// (a fan-out one also deregisters its stream consumer). When no
+	// application has that name it deregisters the stream consumer of
+	// that name, one registered from outside.
+	RemoveConsumer(stream, name string) (string, error)
+	// StopWorker stops one worker of a consumer application gracefully:
+	// it gives its leases back and the application's other workers take
+	// them over.
+	StopWorker(app, worker string) (string, error)
 }
 
 // ProducerView is one synthetic producer as the console shows it.
@@ -65,9 +85,22 @@ type ProducerView struct {
 	LastError string
 }
 
+// Consumer kinds, for ConsumerView.Kind.
+const (
+	KindPolling = "polling" // GetRecords: shares each shard's read limits
+	KindFanOut  = "fan-out" // SubscribeToShard: a dedicated pipe per shard
+)
+
 // ConsumerView is one consumer application as the console shows it.
 type ConsumerView struct {
 	Name string
+	// Stream is the stream the application reads; "" shows it with every
+	// stream.
+	Stream string
+	// Kind is KindPolling or KindFanOut ("" counts as polling). A fan-out
+	// application's registered stream consumer has the application's Name,
+	// so the console finds its throughput in the snapshot.
+	Kind string
 	// Lag is how far the application is behind the newest record.
 	Lag time.Duration
 	// ShardsDone of Shards are caught up (or finished, for closed shards).
@@ -80,4 +113,37 @@ type ConsumerView struct {
 	Summary []string
 	// PerShardLag is the lag of each shard the application reads, by shard ID.
 	PerShardLag map[string]time.Duration
+
+	// Workers are the application's workers in a stable order, each with
+	// the shards whose leases it holds (ordered by ID); stopped ones stay
+	// listed with Stopped set.
+	Workers []WorkerView
+	// PerShard is the application's lease table, ordered by shard ID:
+	// checkpoint, lag and owner of every shard it knows.
+	PerShard []ShardLagView
+	// ReadThrottled counts the application's reads refused with
+	// ProvisionedThroughputExceededException in the last complete second
+	// (Throttled is the total since it started).
+	ReadThrottled int64
+}
+
+// WorkerView is one worker of a consumer application.
+type WorkerView struct {
+	ID string
+	// Leases are the shard IDs whose leases the worker holds.
+	Leases []string
+	// Stopped is true once the worker stopped (or crashed).
+	Stopped bool
+}
+
+// ShardLagView is one shard of a consumer application's lease table.
+type ShardLagView struct {
+	ShardID string
+	// Lag is how far the application is behind the shard's newest record.
+	Lag time.Duration
+	// Checkpoint is the last checkpointed sequence number, or
+	// TRIM_HORIZON, LATEST or SHARD_END; "" when none yet.
+	Checkpoint string
+	// Owner is the worker holding the lease, "" when it is free.
+	Owner string
 }

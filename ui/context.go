@@ -64,8 +64,12 @@ type Context struct {
 	Started time.Time
 	At      time.Time
 
-	// StreamName is the stream the console watches.
+	// StreamName is the stream the console watches: Options.Stream, the
+	// one picked with w, or the first by name when that one is missing.
 	StreamName string
+	// Preferred is Options.Stream and Endpoint Options.Endpoint, for the
+	// hint shown while there are no streams.
+	Preferred, Endpoint string
 	// Focus is the pane that gets the keys.
 	Focus paneID
 	// Compact is true when only one of feed, producers, consumers and
@@ -75,10 +79,12 @@ type Context struct {
 	Paused bool
 
 	// Data of the latest tick.
-	Snap      engine.Snapshot
-	Stream    *engine.StreamSnapshot // nil until the stream exists
-	Producers []ProducerView
-	Consumers []ConsumerView
+	Snap   engine.Snapshot
+	Stream *engine.StreamSnapshot // nil until the stream exists
+	// StreamNames are the snapshot's streams, sorted by name.
+	StreamNames []string
+	Producers   []ProducerView
+	Consumers   []ConsumerView
 	// Ticks counts data ticks; zero means nothing arrived yet.
 	Ticks int
 

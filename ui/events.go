@@ -16,9 +16,25 @@ const maxEventLines = 500
 // eventLine is one line of the events pane.
 type eventLine struct {
 	At   time.Time
-	Kind string // engine event kind, "action", "copy" or "error"
-	Text string
-	Bad  bool
+	Kind string // engine event kind, "action", "copy", "watch" or "error"
+	// Stream is the engine event's stream; the line names it when it is
+	// not the watched one.
+	Stream string
+	Text   string
+	Bad    bool
+}
+
+// kindLabel is the events pane's word for an event kind, at most nine
+// cells: the engine's names, with the two that name a mechanism rather
+// than what people watch said plainly.
+func kindLabel(kind string) string {
+	switch kind {
+	case string(engine.EventMode):
+		return "capacity" // mode changes and on-demand scaling decisions
+	case string(engine.EventFanOut):
+		return "fan-out"
+	}
+	return kind
 }
 
 // eventsPane shows engine events and the outcomes of the user's actions,
@@ -79,11 +95,7 @@ func (p *eventsPane) addEngine(evs []engine.Event) {
 		if p.seen && e.Seq <= p.lastSeq {
 			continue
 		}
-		text := e.Message
-		if e.Stream != "" && e.Stream != p.ctx.StreamName {
-			text = e.Stream + ": " + text
-		}
-		p.Add(eventLine{At: e.At, Kind: string(e.Kind), Text: text, Bad: e.Kind == engine.EventError})
+		p.Add(eventLine{At: e.At, Kind: string(e.Kind), Stream: e.Stream, Text: e.Message, Bad: e.Kind == engine.EventError})
 		p.lastSeq, p.seen = e.Seq, true
 	}
 }
@@ -102,18 +114,22 @@ func (p *eventsPane) View() string {
 	textW := max(10, p.w-4-indent)
 	for i := n - 1 - p.offset; i >= 0 && len(lines) < vis; i-- {
 		l := p.lines.At(i)
-		kind := fit(l.Kind, 9)
+		kind := fit(kindLabel(l.Kind), 9)
 		switch {
 		case l.Bad:
 			kind = st.Danger.S(kind)
 		case l.Kind == string(engine.EventThrottle):
 			kind = st.Warn.S(kind)
-		case l.Kind == "action" || l.Kind == "copy":
+		case l.Kind == "action" || l.Kind == "copy" || l.Kind == "watch":
 			kind = st.Accent.S(kind)
 		default:
 			kind = st.Faint.S(kind)
 		}
-		text := clean(l.Text, 4*p.w)
+		text := l.Text
+		if l.Stream != "" && l.Stream != p.ctx.StreamName {
+			text = l.Stream + ": " + text
+		}
+		text = clean(text, 4*p.w)
 		parts := []string{text}
 		if width(text) > textW {
 			parts = strings.Split(ansi.Wrap(text, textW, ""), "\n")

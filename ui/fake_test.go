@@ -31,9 +31,12 @@ func (c *fakeClock) Set(t time.Time) {
 // t0 is the fixed "now" of the tests.
 var t0 = time.Date(2024, 5, 1, 12, 31, 5, 0, time.UTC)
 
-// fakeBackend is a hand-made Backend: a stream of four open shards and one
-// closed parent with two children, a feed of JSON, text and binary
-// records, three producers and three consumers. It records every action.
+// fakeBackend is a hand-made Backend: a PROVISIONED stream of four open
+// shards and one closed parent with two children, priced by the engine's
+// cost meter, a feed of JSON, text and binary records, four producers,
+// three consumer applications (two polling, one fan-out, with workers and
+// leases) and a fan-out consumer registered from outside. It records
+// every action.
 type fakeBackend struct {
 	mu        sync.Mutex
 	snap      engine.Snapshot
@@ -119,6 +122,18 @@ func (f *fakeBackend) ProducerToggle(name string) (string, error) {
 }
 func (f *fakeBackend) ProducerCycleSkew(name string) (string, error) {
 	return f.record("ProducerCycleSkew(%s)", name)
+}
+func (f *fakeBackend) ToggleCapacityMode(stream string) (string, error) {
+	return f.record("ToggleCapacityMode(%s)", stream)
+}
+func (f *fakeBackend) AddConsumer(stream string, fanOut bool) (string, error) {
+	return f.record("AddConsumer(%s, %v)", stream, fanOut)
+}
+func (f *fakeBackend) RemoveConsumer(stream, name string) (string, error) {
+	return f.record("RemoveConsumer(%s, %s)", stream, name)
+}
+func (f *fakeBackend) StopWorker(app, worker string) (string, error) {
+	return f.record("StopWorker(%s, %s)", app, worker)
 }
 
 func (f *fakeBackend) copy(text string) error {
@@ -219,8 +234,19 @@ func newFakeBackend() *fakeBackend {
 			shard(1, rng(1, 2, 4), true, 200, 330_000, 0, 600_000, 410_000, 23*time.Minute),
 			s4, s5, s2,
 		},
-		Rate: engine.Rate{RecordsIn: 1750, BytesIn: 1_052_000, BytesOut: 3_900_000, WriteThrottled: 37},
+		Rate: engine.Rate{RecordsIn: 1750, BytesIn: 1_052_000, BytesOut: 3_900_000, WriteThrottled: 37, ReadThrottled: 3},
+		Consumers: []engine.ConsumerSnapshot{
+			{Name: "iot-alerts", Status: engine.ConsumerActive, Created: t0.Add(-30 * time.Minute), Subscriptions: 4,
+				Rate: engine.Rate{RecordsOut: 1750, BytesOut: 1_052_000}},
+			{Name: "cli-reader", Status: engine.ConsumerActive, Created: t0.Add(-2 * time.Minute), Subscriptions: 1,
+				Rate: engine.Rate{RecordsOut: 200, BytesOut: 330_000}},
+		},
 	}
+	stream.Shards[0].Rate.ReadThrottled = 3
+	stream.FanOut = engine.Rate{RecordsOut: 1950, BytesOut: 1_382_000}
+	stream.Utilisation = engine.Utilisation{Records: 1750.0 / 4000, Bytes: 1_052_000.0 / (4 << 20)}
+	stream.Utilisation.Max, stream.Utilisation.By = stream.Utilisation.Records, "records"
+	setCost(&stream, 1750, 1_052_000, 3_900_000, 2)
 	f.snap = engine.Snapshot{
 		At:            t0,
 		Streams:       []engine.StreamSnapshot{stream},
@@ -239,17 +265,47 @@ func newFakeBackend() *fakeBackend {
 		{Name: "logs", On: true, Rate: 1000, ActualRate: 9_870, Skew: "hot 30%", Sent: 120_950, Throttled: 2_310, Retried: 2_290, Bursting: true},
 		{Name: "replay", On: false, Rate: 50, Skew: "uniform", Sent: 1_200, Errors: 2, LastError: "ResourceNotFoundException: Stream old-demo under account 000000000000 not found."},
 	}
+	ms := time.Millisecond
 	f.consumers = []ConsumerView{
-		{Name: "page-stats", Lag: 120 * time.Millisecond, ShardsDone: 4, Shards: 4, Records: 95_880,
+		{Name: "page-stats", Stream: "demo", Kind: KindPolling, Lag: 120 * ms, ShardsDone: 4, Shards: 5, Records: 95_880,
 			Summary:     []string{"top: /home 31%  /cart 12%  /p/7 9%", "active sessions 1,204"},
-			PerShardLag: map[string]time.Duration{shardID(0): 120 * time.Millisecond, shardID(1): 40 * time.Millisecond}},
-		{Name: "iot-alerts", Lag: 2100 * time.Millisecond, ShardsDone: 4, Shards: 4, Records: 71_990,
+			PerShardLag: map[string]time.Duration{shardID(0): 120 * ms, shardID(1): 40 * ms},
+			Workers: []WorkerView{
+				{ID: "worker-1", Leases: []string{shardID(0), shardID(1)}},
+				{ID: "worker-2", Leases: []string{shardID(4), shardID(5)}},
+			},
+			PerShard: []ShardLagView{
+				{ShardID: shardID(0), Lag: 120 * ms, Checkpoint: "49650000000000000000000000000000000000000000000001045021", Owner: "worker-1"},
+				{ShardID: shardID(1), Lag: 40 * ms, Checkpoint: "49650000000000000000000000000000000000000000000001045016", Owner: "worker-1"},
+				{ShardID: shardID(2), Checkpoint: "SHARD_END"},
+				{ShardID: shardID(4), Lag: 80 * ms, Checkpoint: "49650000000000000000000000000000000000000000000001045023", Owner: "worker-2"},
+				{ShardID: shardID(5), Lag: 0, Checkpoint: "TRIM_HORIZON", Owner: "worker-2"},
+			}},
+		{Name: "iot-alerts", Stream: "demo", Kind: KindFanOut, Lag: 2100 * ms, ShardsDone: 4, Shards: 4, Records: 71_990,
 			Summary:     []string{"⚠ sensor-0042 temp 71.3 (> 60)"},
-			PerShardLag: map[string]time.Duration{shardID(4): 2100 * time.Millisecond}},
-		{Name: "log-stats", Lag: 14 * time.Second, ShardsDone: 3, Shards: 4, Records: 110_400, Throttled: 12,
-			Summary: []string{"errors: checkout 4.1%  search 0.3%", "p99 latency 412 ms"}},
+			PerShardLag: map[string]time.Duration{shardID(4): 2100 * ms},
+			Workers:     []WorkerView{{ID: "worker-1", Leases: []string{shardID(0), shardID(1), shardID(4), shardID(5)}}}},
+		{Name: "log-stats", Kind: KindPolling, Lag: 14 * time.Second, ShardsDone: 3, Shards: 4, Records: 110_400, Throttled: 12, ReadThrottled: 3,
+			Summary: []string{"errors: checkout 4.1%  search 0.3%", "p99 latency 412 ms"},
+			Workers: []WorkerView{
+				{ID: "worker-1", Leases: []string{shardID(0), shardID(1), shardID(4), shardID(5)}},
+				{ID: "worker-2", Stopped: true},
+			}},
 	}
 	return f
+}
+
+// setCost prices a stream's workload with the engine's cost meter, as the
+// engine's snapshot does.
+func setCost(s *engine.StreamSnapshot, rps, bin, bout float64, efo int) {
+	c := engine.EstimateCost(engine.DefaultPrices, s.OpenShards, rps, bin, bout, efo)
+	c.Basis = "last 60 s: " + c.Basis
+	c.Current = s.Mode
+	c.CurrentHourly, c.CurrentMonthly = c.ProvisionedHourly, c.ProvisionedMonthly
+	if s.Mode == engine.ModeOnDemand {
+		c.CurrentHourly, c.CurrentMonthly = c.OnDemandHourly, c.OnDemandMonthly
+	}
+	s.Cost = c
 }
 
 // sampleRecords makes n records, 125 ms apart from start, cycling through

@@ -10,7 +10,8 @@ import (
 	"github.com/shardscope/shardscope/engine"
 )
 
-// feedPane shows the newest records across shards from a bounded ring.
+// feedPane shows the newest records of the watched stream, across its
+// shards, from a bounded ring.
 //
 // Live, the newest record is at the bottom and selected. Pausing (or
 // scrolling up) freezes a copy of what was shown; records keep arriving in
@@ -19,8 +20,9 @@ type feedPane struct {
 	ctx  *Context
 	w, h int
 
-	all     *ring[engine.TapRecord]
-	matched *ring[engine.TapRecord] // records passing filter; nil without one
+	all     *ring[engine.TapRecord] // every stream's records
+	matched *ring[engine.TapRecord] // records of stream passing filter; nil when all pass
+	stream  string                  // the watched stream; "" keeps every stream
 	filter  *recordFilter
 	errText string // why the last filter was refused
 
@@ -74,7 +76,7 @@ func (f *feedPane) Update(msg tea.Msg) tea.Cmd {
 		for i := range msg.Records {
 			r := &msg.Records[i]
 			f.all.Push(*r)
-			ok := f.filter == nil || f.filter.match(r)
+			ok := f.keep(r)
 			if ok && f.matched != nil {
 				f.matched.Push(*r)
 			}
@@ -150,8 +152,8 @@ func (f *feedPane) StartFilter() tea.Cmd {
 // why in the title. An empty one clears the filter.
 func (f *feedPane) apply(text string) {
 	if strings.TrimSpace(text) == "" {
-		f.filter, f.matched, f.errText = nil, nil, ""
-		f.refreeze()
+		f.filter, f.errText = nil, ""
+		f.rematch()
 		return
 	}
 	nf, err := parseFilter(text)
@@ -160,9 +162,43 @@ func (f *feedPane) apply(text string) {
 		return
 	}
 	f.filter, f.errText = nf, ""
-	f.matched = newRing[engine.TapRecord](f.all.Cap())
+	f.rematch()
+}
+
+// SetStream shows only the records of the named stream from now on,
+// those already in the ring included; "" shows every stream.
+func (f *feedPane) SetStream(name string) {
+	if name == f.stream {
+		return
+	}
+	f.stream = name
+	f.rematch()
+}
+
+// keep reports whether the feed shows r: a record of the watched stream
+// (or of no stream) that passes the filter.
+func (f *feedPane) keep(r *engine.TapRecord) bool {
+	if f.stream != "" && r.Stream != "" && r.Stream != f.stream {
+		return false
+	}
+	return f.filter == nil || f.filter.match(r)
+}
+
+// rematch rebuilds the shown records from the ring after the filter or
+// the stream changed. Without either, the ring itself is shown.
+func (f *feedPane) rematch() {
+	if f.filter == nil && f.stream == "" {
+		f.matched = nil
+		f.refreeze()
+		return
+	}
+	if f.matched == nil {
+		f.matched = newRing[engine.TapRecord](f.all.Cap())
+	} else {
+		f.matched.Reset()
+	}
 	for i := 0; i < f.all.Len(); i++ {
-		if r := f.all.At(i); nf.match(r) {
+		if r := f.all.At(i); f.keep(r) {
 			f.matched.Push(*r)
 		}
 	}
@@ -305,8 +341,11 @@ func (f *feedPane) View() string {
 	n := f.n()
 	if n == 0 {
 		msg := "waiting for records…"
-		if f.filter != nil {
+		switch {
+		case f.filter != nil:
 			msg = "no records match the filter yet"
+		case f.all.Len() > 0 && f.stream != "":
+			msg = "no records on stream " + f.stream + " yet (the feed shows the watched stream only)"
 		}
 		lines = append(lines, st.Faint.S(msg))
 	}

@@ -205,6 +205,20 @@ func size(n int) string {
 	return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + " MB"
 }
 
+// money writes a dollar amount with the precision its size needs:
+// $0.015, $0.21, $45.26, $1,204.
+func money(v float64) string {
+	switch {
+	case v < 0:
+		return "-" + money(-v)
+	case v < 0.1:
+		return "$" + strconv.FormatFloat(v, 'f', 3, 64)
+	case v < 100:
+		return "$" + strconv.FormatFloat(v, 'f', 2, 64)
+	}
+	return "$" + commas(int64(math.Round(v)))
+}
+
 // Durations.
 
 // age writes a duration in at most four cells: 45s, 23m, 5h, 12d.

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -71,27 +72,33 @@ var squeeze = []struct {
 	id   string
 	drop bool
 }{
-	{"thr", false}, {"ret", false}, {"limits", true}, {"mode", false}, {"shards", false},
-	{"sync", true}, {"out", true}, {"in", false}, {"up", true}, {"lapse", false},
-	{"brand", false}, {"ret", true}, {"lapse", true}, {"status", true}, {"mode", true}, {"shards", true},
+	{"thr", false}, {"ret", false}, {"limits", true}, {"sync", true}, {"out", true}, {"shards", false},
+	{"in", false}, {"up", true}, {"ret", true}, {"cap", false}, {"alt", false}, {"cost", false},
+	{"mode", false}, {"scale", false}, {"streams", false}, {"shards", true}, {"lapse", false}, {"brand", false},
+	{"lapse", true}, {"status", true}, {"in", true}, {"alt", true}, {"scale", true}, {"streams", true},
+	{"cap", true}, {"cost", true}, {"mode", true},
 }
 
 func (h *headerPane) render() string {
 	c, st := h.ctx, h.ctx.Styles
 	s := c.Stream
 	left := []segment{{id: "brand", full: " shardscope ▸ " + c.StreamName, short: " " + c.StreamName, paint: st.Brand}}
-	if s == nil {
+	switch {
+	case s == nil && c.Ticks > 0 && len(c.StreamNames) == 0:
+		left[0].full, left[0].short = " shardscope", " shardscope"
+		left = append(left, segment{id: "msg", full: "no streams yet: create one (see below)", short: "no streams yet", paint: st.Warn})
+	case s == nil:
 		msg := "waiting for stream " + strconv.Quote(c.StreamName) + "…"
 		if c.Ticks > 0 {
 			msg = "stream " + strconv.Quote(c.StreamName) + " does not exist (yet)"
 		}
 		left = append(left, segment{id: "msg", full: msg, short: msg, paint: st.Warn})
-	} else {
-		short := "PROV"
-		if s.Mode == engine.ModeOnDemand {
-			short = "ON-DEM"
+	default:
+		if n := len(c.StreamNames); n > 1 {
+			i := strconv.Itoa(indexOf(c.StreamNames, c.StreamName)+1) + "/" + strconv.Itoa(n)
+			left = append(left, segment{id: "streams", full: "stream " + i + " (w)", short: i})
 		}
-		left = append(left, segment{id: "mode", full: string(s.Mode), short: short})
+		left = append(left, modeSegments(st, s, c.Snap.At)...)
 		if s.Status != engine.StatusActive && s.Status != "" {
 			left = append(left, segment{id: "status", full: string(s.Status), short: string(s.Status), paint: st.Warn})
 		}
@@ -169,6 +176,7 @@ func (h *headerPane) render() string {
 	}
 
 	var b strings.Builder
+	b.Grow(h.width * 2)
 	write := func(segs []segment) {
 		first := true
 		for i := range segs {
@@ -187,4 +195,82 @@ func (h *headerPane) render() string {
 	write(right)
 	b.WriteString(" ")
 	return fit(b.String(), h.width)
+}
+
+// modeSegments are the capacity mode, the cost meter (the current mode's
+// price, green when it is the cheaper one, and the other mode's for
+// contrast), and how full a PROVISIONED stream is or what an ON_DEMAND
+// stream's scaler sees.
+func modeSegments(st *Styles, s *engine.StreamSnapshot, at time.Time) []segment {
+	short := "PROV"
+	if s.Mode == engine.ModeOnDemand {
+		short = "ON-DEM"
+	}
+	mode := string(s.Mode)
+	if mode == "" {
+		mode = string(engine.ModeProvisioned)
+	}
+	segs := []segment{{id: "mode", full: mode, short: short}}
+	if c := s.Cost; c.Current != "" {
+		p := st.Warn
+		if c.Cheaper == c.Current {
+			p = st.OK
+		}
+		segs = append(segs, segment{id: "cost", paint: p,
+			full:  fitRight(money(c.CurrentHourly), 6) + "/h " + fitRight(money(c.CurrentMonthly), 6) + "/mo",
+			short: money(c.CurrentHourly) + "/h"})
+		other, abbr, oh := "on-demand", "OD", c.OnDemandHourly
+		if c.Current == engine.ModeOnDemand {
+			other, abbr, oh = "provisioned", "prov", c.ProvisionedHourly
+		}
+		segs = append(segs, segment{id: "alt",
+			full:  "· " + other + " would be " + fitRight(money(oh), 6) + "/h",
+			short: "(" + abbr + " " + money(oh) + ")"})
+	}
+	switch {
+	case s.Mode != engine.ModeOnDemand && s.OpenShards > 0:
+		pct := s.Utilisation.Max * 100
+		u := fitRight(strconv.Itoa(int(math.Round(min(pct, 999))))+"%", 4) + " " + utilUnit(s.Utilisation.By)
+		segs = append(segs, segment{id: "cap", full: "capacity " + u, short: "cap " + u, paint: st.level(pct)})
+	case s.Mode == engine.ModeOnDemand && s.Scaling != nil:
+		sc := s.Scaling
+		var parts []string
+		if sc.HotShards > 0 {
+			parts = append(parts, strconv.Itoa(sc.HotShards)+" hot")
+		}
+		if sc.ColdShards > 0 {
+			parts = append(parts, strconv.Itoa(sc.ColdShards)+" cold")
+		}
+		if sc.CooldownUntil.After(at) {
+			parts = append(parts, "cooldown "+age(sc.CooldownUntil.Sub(at)))
+		}
+		if len(parts) == 0 {
+			parts = append(parts, "steady")
+		}
+		p := paint{}
+		if sc.HotShards > 0 {
+			p = st.Warn
+		}
+		t := strings.Join(parts, " · ")
+		segs = append(segs, segment{id: "scale", full: "scaler: " + t, short: "scaler " + strings.Join(parts, " "), paint: p})
+	}
+	return segs
+}
+
+// utilUnit names the limit a utilisation is nearer, as the write gauges do.
+func utilUnit(by string) string {
+	if by == "bytes" {
+		return "MB"
+	}
+	return "rec"
+}
+
+// indexOf returns the index of s in list, or -1.
+func indexOf(list []string, s string) int {
+	for i, v := range list {
+		if v == s {
+			return i
+		}
+	}
+	return -1
 }

@@ -42,7 +42,7 @@ func (h *helpView) groups() []helpGroup {
 	case paneProducers:
 		up = "select producer"
 	case paneConsumers:
-		up = "select consumer"
+		up = "select app or worker"
 	default:
 		up = "scroll events"
 	}
@@ -50,24 +50,27 @@ func (h *helpView) groups() []helpGroup {
 		withHelp(k.Up, "↑/k ↓/j", up), withHelp(k.PageUp, "pgup/pgdn", "page"), k.NextPane, k.PrevPane,
 	}}
 	load := helpGroup{"load experiments", []key.Binding{
-		k.RateUp, k.RateDown, k.Burst, k.Toggle, k.Skew, k.Split, k.Merge, k.RetentionUp, k.RetentionDown, k.TimeLapse,
+		k.RateUp, k.RateDown, k.Burst, k.Toggle, k.Skew, k.Split, k.Merge, k.RetentionUp, k.RetentionDown, k.TimeLapse, k.Mode,
 	}}
+	cons := helpGroup{"consumers", []key.Binding{k.AddPolling, k.RemovePolling, k.AddFanOut, k.RemoveFanOut, k.StopWorker}}
 	feed := helpGroup{"feed", []key.Binding{k.Pause, k.Filter, k.Open, k.Copy, withHelp(k.Close, "esc", "close detail/filter")}}
-	app := helpGroup{"app", []key.Binding{withHelp(k.Help, "?", "toggle this help"), withHelp(k.Quit, "q/ctrl+c", "quit")}}
+	app := helpGroup{"app", []key.Binding{k.NextStream, withHelp(k.Help, "?", "toggle this help"), withHelp(k.Quit, "q/ctrl+c", "quit")}}
 	switch h.ctx.Focus {
 	case paneFeed:
-		return []helpGroup{feed, nav, load, app}
+		return []helpGroup{feed, nav, load, cons, app}
 	case paneShards, paneProducers:
-		return []helpGroup{load, nav, feed, app}
+		return []helpGroup{load, nav, cons, feed, app}
+	case paneConsumers:
+		return []helpGroup{cons, nav, load, feed, app}
 	}
-	return []helpGroup{nav, load, feed, app}
+	return []helpGroup{nav, load, cons, feed, app}
 }
 
 // Full renders the full help into a box of w×h.
 func (h *helpView) Full(w, h2 int) string {
 	st := h.ctx.Styles
 	cw := w - 4
-	blocks := make([][]string, 0, 4)
+	blocks := make([][]string, 0, 5)
 	for _, g := range h.groups() {
 		col := []string{st.Accent.S(g.title)}
 		col = append(col, strings.Split(h.model.FullHelpView([][]key.Binding{g.bindings}), "\n")...)
@@ -121,11 +124,17 @@ func (h *helpView) Full(w, h2 int) string {
 		rowW += cw2
 	}
 	flush()
-	// Notes go in while they fit, wrapped to the box.
-	for _, note := range []string{
+	// Notes go in while they fit, wrapped to the box: the cost lesson
+	// first, as the help is where it has room.
+	notes := costNotes(h.ctx.Stream)
+	notes = append(notes,
+		"consumers: polling applications share each shard's 2 MiB/s and 5 GetRecords calls/s, so one more slows the others and shows as read throttling; "+
+			"each fan-out consumer gets its own 2 MiB/s per shard, pushed over SubscribeToShard, and costs extra. "+
+			"Workers share an application's shards through leases: stop one (x) and the others take its leases from the checkpoints.",
 		"filter syntax: text matches shard, partition key or data · re:expr or /expr/ is a regex · a leading ! inverts",
 		"write gauges show the nearer per-shard limit (1,000 records/s or 1 MiB/s) and say which: \"rec\" or \"MB\"",
-	} {
+	)
+	for _, note := range notes {
 		wrapped := strings.Split(ansi.Wrap(note, cw, ""), "\n")
 		if len(lines)+len(wrapped) > h2-2 {
 			break

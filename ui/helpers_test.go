@@ -32,9 +32,21 @@ type harness struct {
 
 func newHarness(t *testing.T, w, h int) *harness {
 	t.Helper()
+	return newHarnessWith(t, w, h, Options{Stream: "demo"}, nil)
+}
+
+// newHarnessWith is newHarness with other options (the clock and the
+// copier are the harness's) and a change to the fake before the first
+// reading.
+func newHarnessWith(t *testing.T, w, h int, opts Options, prep func(f *fakeBackend)) *harness {
+	t.Helper()
 	fake := newFakeBackend()
+	if prep != nil {
+		prep(fake)
+	}
 	clock := &fakeClock{t: t0.Add(-12*time.Minute - 31*time.Second)}
-	m := New(fake, Options{Stream: "demo", Clock: clock.Now, Copy: fake.copy})
+	opts.Clock, opts.Copy = clock.Now, fake.copy
+	m := New(fake, opts)
 	clock.Set(t0)
 	hs := &harness{t: t, m: m, fake: fake, clock: clock}
 	hs.send(tea.WindowSizeMsg{Width: w, Height: h})

@@ -22,6 +22,14 @@ type KeyMap struct {
 	RetentionUp   key.Binding
 	RetentionDown key.Binding
 	TimeLapse     key.Binding
+	Mode          key.Binding // capacity mode PROVISIONED ↔ ON_DEMAND
+
+	// consumers
+	AddPolling    key.Binding
+	RemovePolling key.Binding
+	AddFanOut     key.Binding
+	RemoveFanOut  key.Binding
+	StopWorker    key.Binding
 
 	// feed
 	Pause  key.Binding
@@ -31,9 +39,10 @@ type KeyMap struct {
 	Close  key.Binding
 
 	// app
-	Help      key.Binding
-	Quit      key.Binding
-	ForceQuit key.Binding
+	NextStream key.Binding
+	Help       key.Binding
+	Quit       key.Binding
+	ForceQuit  key.Binding
 }
 
 // DefaultKeyMap returns the console's keys.
@@ -56,6 +65,13 @@ func DefaultKeyMap() KeyMap {
 		RetentionUp:   key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "retention up")),
 		RetentionDown: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "retention down")),
 		TimeLapse:     key.NewBinding(key.WithKeys("T"), key.WithHelp("T", "time-lapse +1h")),
+		Mode:          key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "capacity mode prov ↔ on-demand")),
+
+		AddPolling:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add polling")),
+		RemovePolling: key.NewBinding(key.WithKeys("A"), key.WithHelp("A", "remove polling")),
+		AddFanOut:     key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "add fan-out")),
+		RemoveFanOut:  key.NewBinding(key.WithKeys("F"), key.WithHelp("F", "remove fan-out")),
+		StopWorker:    key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "stop worker")),
 
 		Pause:  key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause/resume feed")),
 		Filter: key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter feed")),
@@ -63,9 +79,10 @@ func DefaultKeyMap() KeyMap {
 		Copy:   key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy data (OSC 52)")),
 		Close:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close")),
 
-		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
-		Quit:      key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
-		ForceQuit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
+		NextStream: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "next stream")),
+		Help:       key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Quit:       key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		ForceQuit:  key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
 	}
 }
 

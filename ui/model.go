@@ -39,11 +39,15 @@ type Model struct {
 	producers *producersPane
 	consumers *consumersPane
 	events    *eventsPane
+	cost      *costPane
 	help      *helpView
 	detail    *detailView // nil unless a record is open
 
 	showHelp bool
 	lay      layout
+	// pinned is set once the user picks a stream with w: the console then
+	// stops following Options.Stream.
+	pinned bool
 
 	nextID  int
 	pending map[int]string // running actions by ID
@@ -63,7 +67,8 @@ type layout struct {
 	leftW    int
 	rightW   int
 	topH     int // shards (and producers when wide)
-	midH     int // feed (and consumers when wide); the slot when compact
+	midH     int // feed (and consumers and cost when wide); the slot when compact
+	costH    int // the cost box under consumers when wide; 0 when it does not fit
 	evH      int
 	shardRow int // rows the layout was made for
 	prodRows int
@@ -82,6 +87,8 @@ func New(b Backend, opts Options) Model {
 		Started:    opts.Clock(),
 		At:         opts.Clock(),
 		StreamName: opts.Stream,
+		Preferred:  opts.Stream,
+		Endpoint:   opts.Endpoint,
 		Focus:      paneShards,
 		copy:       opts.Copy,
 	}
@@ -95,10 +102,12 @@ func New(b Backend, opts Options) Model {
 		producers: newProducers(ctx),
 		consumers: newConsumers(ctx),
 		events:    newEvents(ctx),
+		cost:      newCost(ctx),
 		help:      newHelpView(ctx),
 		pending:   map[int]string{},
 		spin:      spinner.New(spinner.WithSpinner(spinner.MiniDot), spinner.WithStyle(styles.Spinner)),
 	}
+	m.feed.SetStream(opts.Stream)
 	m.resize(80, 24)
 	return m
 }
@@ -188,12 +197,15 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *Model) onData(msg dataMsg) tea.Cmd {
 	c := m.ctx
 	c.Snap = msg.Snap
-	c.Stream = msg.Snap.Stream(c.StreamName)
 	c.Producers, c.Consumers = msg.Producers, msg.Consumers
 	c.At = c.Now()
 	c.Ticks++
+	news := m.followStream()
 	for _, p := range []pane{m.shards, m.feed, m.producers, m.consumers, m.events} {
 		p.Update(msg)
+	}
+	if news != "" {
+		m.events.Add(eventLine{At: c.Now(), Kind: "watch", Text: news})
 	}
 	if m.shardRows() != m.lay.shardRow || m.prodRows() != m.lay.prodRows {
 		m.resize(c.Width, c.Height)
@@ -288,6 +300,8 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Filter):
 		m.ctx.Focus = paneFeed
 		return m, m.feed.StartFilter()
+	case key.Matches(msg, k.NextStream):
+		return m, m.nextStream()
 	case key.Matches(msg, k.Close):
 		return m, nil
 	}
@@ -307,6 +321,9 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 // shardRows and prodRows are what the layout depends on besides the size.
 func (m Model) shardRows() int {
 	if m.ctx.Stream == nil {
+		if m.ctx.Ticks > 0 && len(m.ctx.StreamNames) == 0 {
+			return emptyRows // room for how to create a stream
+		}
 		return 0
 	}
 	return len(m.ctx.Stream.Shards)
@@ -331,6 +348,12 @@ func (m *Model) resize(w, h int) {
 		prodNeed := 2 + l.prodRows*3
 		l.topH = max(6, min(max(shardNeed, prodNeed), rest*55/100))
 		l.midH = rest - l.topH
+		switch {
+		case l.midH >= 20:
+			l.costH = 7
+		case l.midH >= 14:
+			l.costH = 6
+		}
 	} else {
 		l.leftW = w
 		l.topH = max(5, min(shardNeed, l.bodyH*45/100))
@@ -343,7 +366,8 @@ func (m *Model) resize(w, h int) {
 	m.feed.SetSize(l.leftW, l.midH)
 	if l.wide {
 		m.producers.SetSize(l.rightW, l.topH)
-		m.consumers.SetSize(l.rightW, l.midH)
+		m.consumers.SetSize(l.rightW, l.midH-l.costH)
+		m.cost.SetSize(l.rightW, l.costH)
 		m.events.SetSize(w, l.evH)
 	} else {
 		m.producers.SetSize(w, l.midH)
@@ -374,7 +398,11 @@ func (m Model) View() string {
 	case l.wide:
 		b.WriteString(joinColumns(m.shards.View(), m.producers.View()))
 		b.WriteByte('\n')
-		b.WriteString(joinColumns(m.feed.View(), m.consumers.View()))
+		right := m.consumers.View()
+		if l.costH > 0 {
+			right += "\n" + m.cost.View()
+		}
+		b.WriteString(joinColumns(m.feed.View(), right))
 		b.WriteByte('\n')
 		b.WriteString(m.events.View())
 	default:

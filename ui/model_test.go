@@ -136,9 +136,20 @@ func TestProducerSelection(t *testing.T) {
 func TestConsumerSelection(t *testing.T) {
 	h := newHarness(t, 160, 48)
 	h.press("tab", "tab", "tab") // consumers
-	h.press("down")
-	if h.m.consumers.sel != 1 {
-		t.Fatalf("consumer selection %d, want 1", h.m.consumers.sel)
+	// ↓ walks page-stats, its two workers, then iot-alerts
+	steps := []struct{ app, worker string }{
+		{"page-stats", "worker-1"}, {"page-stats", "worker-2"}, {"iot-alerts", ""}, {"iot-alerts", "worker-1"},
+		{"log-stats", ""}, {"log-stats", "worker-1"}, {"log-stats", "worker-2"}, {"cli-reader", ""}, {"cli-reader", ""},
+	}
+	for i, s := range steps {
+		h.press("down")
+		if h.m.consumers.selApp != s.app || h.m.consumers.selWorker != s.worker {
+			t.Fatalf("after %d downs selection %s/%s, want %s/%s", i+1, h.m.consumers.selApp, h.m.consumers.selWorker, s.app, s.worker)
+		}
+	}
+	h.press("up", "up", "up", "up", "up")
+	if h.m.consumers.selApp != "iot-alerts" || h.m.consumers.selWorker != "" {
+		t.Fatalf("selection %s/%s, want iot-alerts", h.m.consumers.selApp, h.m.consumers.selWorker)
 	}
 	if v := h.view(); !strings.Contains(v, "▸ iot-alerts") {
 		t.Errorf("marker not on iot-alerts:\n%s", v)
@@ -416,9 +427,14 @@ func TestWaitingForStream(t *testing.T) {
 	if v := mm.View(); !strings.Contains(v, `waiting for stream "nope"`) {
 		t.Errorf("no waiting message:\n%s", v)
 	}
+	// once the snapshot shows "nope" is missing, the first stream is watched
 	mm, _ = mm.Update(read(fake))
-	if v := mm.View(); !strings.Contains(v, `stream "nope" does not exist`) {
-		t.Errorf("no missing-stream message:\n%s", v)
+	m = mm.(Model)
+	if m.ctx.StreamName != "demo" || m.ctx.Stream == nil {
+		t.Fatalf("watching %q, want the fallback demo", m.ctx.StreamName)
+	}
+	if got := m.events.Text(1); len(got) != 1 || got[0] != `stream "nope" does not exist: watching demo (w switches streams)` {
+		t.Errorf("events newest %q", got)
 	}
 }
 
@@ -457,6 +473,8 @@ func setShards(f *fakeBackend, n int) {
 		})
 	}
 	st.OpenShards, st.ClosedShards = n, 0
+	st.Utilisation = engine.Utilisation{Records: 1750 / float64(n*1000), Max: 1750 / float64(n*1000), By: "records"}
+	setCost(st, 1750, 1_052_000, 3_900_000, 2)
 }
 
 var _ = fmt.Sprintf

@@ -21,8 +21,14 @@ const DefaultFeedCapacity = 2000
 // Options configures the console. The zero value works with New for tests
 // (no tick, wall clock, OSC 52 copy); Run fills in the tick interval.
 type Options struct {
-	// Stream is the name of the stream the console watches.
+	// Stream is the name of the stream the console watches first. While
+	// the user has not picked another one (w), the console follows it; when
+	// it does not exist the console watches the first stream by name.
 	Stream string
+	// Endpoint is the URL where the Kinesis API is served alongside the
+	// console ("http://127.0.0.1:4567"), for the hint shown while there are
+	// no streams; "" when it is not served.
+	Endpoint string
 	// Clock tells the console's time (uptime, event stamps, message
 	// expiry). Nil means time.Now. Record ages use the engine's snapshot
 	// time instead, so a time-lapse shows.

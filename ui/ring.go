@@ -33,6 +33,12 @@ func (r *ring[T]) At(i int) *T {
 	return &r.buf[(r.start+i)%len(r.buf)]
 }
 
+// Reset empties the ring, keeping its capacity.
+func (r *ring[T]) Reset() {
+	clear(r.buf)
+	r.start, r.n = 0, 0
+}
+
 // Slice copies the items out, oldest first.
 func (r *ring[T]) Slice() []T {
 	out := make([]T, r.n)

@@ -277,7 +277,11 @@ func (p *shardsPane) View() string {
 	lines := make([]string, 0, p.h)
 	sh := p.shards()
 	if c.Stream == nil {
-		return box(st, title, []string{st.Faint.S("no data yet")}, p.w, p.h, c.Focus == paneShards)
+		lines := []string{st.Faint.S("no data yet")}
+		if c.Ticks > 0 && len(c.StreamNames) == 0 {
+			lines = p.emptyState()
+		}
+		return box(st, title, lines, p.w, p.h, c.Focus == paneShards)
 	}
 	vis := p.visible()
 	if len(p.order) > vis {
@@ -484,4 +488,40 @@ func (p *shardsPane) gaugeCell(s *engine.ShardSnapshot) string {
 		pctText = "999+"
 	}
 	return p.ctx.Styles.level(pct).S(gauge(pct, p.gaugeW) + " " + fitRight(pctText, 4) + " " + unit)
+}
+
+// emptyState says how to make a stream when there is none: the AWS CLI
+// command against the console's own endpoint, with throwaway credentials,
+// wrapped the way a shell takes it. It is emptyRows lines.
+func (p *shardsPane) emptyState() []string {
+	c, st := p.ctx, p.ctx.Styles
+	cw := p.w - 4
+	name := c.Preferred
+	if name == "" {
+		name = "orders"
+	}
+	url, tail := c.Endpoint, "it shows here as soon as it exists · w switches between streams"
+	if url == "" {
+		url, tail = "http://<address>", "the Kinesis API is not served: start shardscope with --listen 127.0.0.1:4567"
+	}
+	lines := []string{st.Warn.S("no streams yet — create one with the AWS CLI (any credentials will do):")}
+	words := []string{
+		"AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x AWS_DEFAULT_REGION=us-east-1",
+		"aws kinesis create-stream --stream-name " + name + " --shard-count 2",
+		"--endpoint-url " + url,
+	}
+	line := "  " + words[0]
+	for _, w := range words[1:] {
+		if width(line)+1+width(w)+2 <= cw {
+			line += " " + w
+			continue
+		}
+		lines = append(lines, st.Bold.S(line+" \\"))
+		line = "    " + w
+	}
+	lines = append(lines, st.Bold.S(line))
+	for len(lines) < emptyRows-1 {
+		lines = append(lines, "")
+	}
+	return append(lines, st.Faint.S(cut(tail, cw)))
 }

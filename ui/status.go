@@ -60,8 +60,8 @@ func (m Model) shortKeys() []key.Binding {
 			withHelp(k.Close, "esc", "close"), withHelp(k.Quit, "q", "quit")}
 	case m.ctx.Focus == paneShards:
 		keys = []key.Binding{withHelp(k.Up, "↑↓", "shard"), withHelp(k.Split, "S", "split"), withHelp(k.Merge, "M", "merge"),
-			withHelp(k.RetentionUp, "r/R", "retention"), withHelp(k.TimeLapse, "T", "+1h"), withHelp(k.RateUp, "+/-", "rate"),
-			withHelp(k.Pause, "p", "pause"), withHelp(k.Filter, "/", "filter")}
+			withHelp(k.Mode, "m", "mode"), withHelp(k.RetentionUp, "r/R", "retention"), withHelp(k.TimeLapse, "T", "+1h"),
+			withHelp(k.RateUp, "+/-", "rate"), withHelp(k.Pause, "p", "pause"), withHelp(k.Filter, "/", "filter")}
 	case m.ctx.Focus == paneFeed:
 		keys = []key.Binding{withHelp(k.Up, "↑↓", "scroll"), withHelp(k.Pause, "p", "pause"), withHelp(k.Filter, "/", "filter"),
 			withHelp(k.Open, "enter", "record"), withHelp(k.Copy, "c", "copy"), withHelp(k.Split, "S", "split"), withHelp(k.RateUp, "+/-", "rate")}
@@ -69,11 +69,15 @@ func (m Model) shortKeys() []key.Binding {
 		keys = []key.Binding{withHelp(k.Up, "↑↓", "producer"), withHelp(k.RateUp, "+/-", "rate"), withHelp(k.Burst, "b", "burst"),
 			withHelp(k.Toggle, "space", "on/off"), withHelp(k.Skew, "K", "key skew"), withHelp(k.Pause, "p", "pause")}
 	case m.ctx.Focus == paneConsumers:
-		keys = []key.Binding{withHelp(k.Up, "↑↓", "consumer"), withHelp(k.RateUp, "+/-", "rate"), withHelp(k.Split, "S", "split"),
-			withHelp(k.Pause, "p", "pause")}
+		keys = []key.Binding{withHelp(k.Up, "↑↓", "select"), withHelp(k.StopWorker, "x", "stop worker"),
+			withHelp(k.AddPolling, "a/A", "polling"), withHelp(k.AddFanOut, "f/F", "fan-out"), withHelp(k.Mode, "m", "mode")}
 	default:
 		keys = []key.Binding{withHelp(k.Up, "↑↓", "scroll"), withHelp(k.RateUp, "+/-", "rate"), withHelp(k.Split, "S", "split"),
 			withHelp(k.Pause, "p", "pause")}
+	}
+	if len(m.ctx.StreamNames) > 1 {
+		// Switching streams matters more than the pane's last keys.
+		keys = append([]key.Binding{withHelp(k.NextStream, "w", "stream")}, keys...)
 	}
 	return append(keys, tail...)
 }
