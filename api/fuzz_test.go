@@ -91,7 +91,9 @@ var seedRequests = []struct {
 	{"ListStreamConsumers", map[string]any{"StreamARN": "arn:aws:kinesis:us-east-1:000000000000:stream/fz", "StreamCreationTimestamp": "ts"}, "ResourceNotFoundException"},
 	// Shard 0 was split above: the stream reads it to its end and stops by itself.
 	{"SubscribeToShard", map[string]any{"ConsumerARN": seedConsumerARN, "ShardId": "shardId-000000000000", "StartingPosition": map[string]any{"Type": "TRIM_HORIZON"}}, ""},
-	{"SubscribeToShard", map[string]any{"ConsumerARN": seedConsumerARN, "ShardId": "shardId-000000000000", "StartingPosition": map[string]any{"Type": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": "1"}}, "LimitExceededException"},
+	{"SubscribeToShard", map[string]any{"ConsumerARN": seedConsumerARN, "ShardId": "shardId-000000000000", "StartingPosition": map[string]any{"Type": "LATEST"}}, "LimitExceededException"},
+	// A bad starting position is refused before it counts against the 1/s budget.
+	{"SubscribeToShard", map[string]any{"ConsumerARN": seedConsumerARN, "ShardId": "shardId-000000000000", "StartingPosition": map[string]any{"Type": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": "1"}}, "InvalidArgumentException"},
 	{"SubscribeToShard", map[string]any{"ConsumerARN": seedConsumerARN, "ShardId": "shardId-000000000005", "StartingPosition": map[string]any{"Type": "AT_TIMESTAMP", "Timestamp": "ts"}}, ""},
 	{"SubscribeToShard", map[string]any{"ConsumerARN": "arn:aws:kinesis:us-east-1:000000000000:stream/fz/consumer/nobody:1", "ShardId": "shardId-000000000001", "StartingPosition": map[string]any{"Type": "LATEST"}}, "ResourceNotFoundException"},
 	{"SubscribeToShard", map[string]any{"ConsumerARN": seedConsumerARN, "ShardId": "shardId-000000000001"}, "ValidationException"},
