@@ -139,8 +139,10 @@ type span struct {
 	first, last uint64
 	done        bool
 	ok          bool
-	records     []Record
+	records     []Record // for taps; nil when none was attached
 	hashes      []HashKey
+	count       int64 // records in the span
+	bytes       int64 // their payload bytes
 	arrival     int64
 }
 

@@ -110,14 +110,12 @@ func (e *Engine) put(ctx context.Context, ref StreamRef, entries []PutRecordsEnt
 	byShard := map[*shard]*pendingShard{}
 	var order []*pendingShard
 	throttled := map[*shard]int64{}
-	keyCounts := map[*shard]map[string]int{}
+	routed := make([]*shard, len(entries))
+	perShard := len(entries)/len(open) + 8
 	for i, r := range entries {
 		sh := s.route(open, hashes[i])
+		routed[i] = sh
 		size := len(r.Data) + len(r.PartitionKey)
-		if keyCounts[sh] == nil {
-			keyCounts[sh] = map[string]int{}
-		}
-		keyCounts[sh][r.PartitionKey]++
 		if !e.opts.DisableLimits && !sh.allowWrite(now, size) {
 			out.Records[i] = PutRecordsResult{ErrorCode: ProvisionedThroughputExceededException, ErrorMessage: e.throttleMessage(s, sh)}
 			out.FailedRecordCount++
@@ -126,7 +124,7 @@ func (e *Engine) put(ctx context.Context, ref StreamRef, entries []PutRecordsEnt
 		}
 		p := byShard[sh]
 		if p == nil {
-			p = &pendingShard{sh: sh}
+			p = &pendingShard{sh: sh, idx: make([]int, 0, perShard), records: make([]storage.Record, 0, perShard)}
 			byShard[sh] = p
 			order = append(order, p)
 		}
@@ -140,7 +138,7 @@ func (e *Engine) put(ctx context.Context, ref StreamRef, entries []PutRecordsEnt
 	}
 	for sh, n := range throttled {
 		sh.metrics.add(now, Rate{WriteThrottled: n})
-		e.noteWriteThrottle(s, sh, now, n, keyCounts[sh])
+		e.noteWriteThrottle(s, sh, now, n, entries, routed)
 	}
 	if len(order) == 0 {
 		e.mu.RUnlock()
@@ -172,15 +170,22 @@ func (e *Engine) put(ctx context.Context, ref StreamRef, entries []PutRecordsEnt
 	e.mu.RUnlock()
 
 	err = pending.Wait(ctx)
+	tapped := e.tapped()
 	for _, p := range order {
-		recs := make([]Record, len(p.records))
-		hs := make([]HashKey, len(p.records))
+		var recs []Record
+		var hs []HashKey
+		if tapped {
+			recs = make([]Record, len(p.records))
+			hs = make([]HashKey, len(p.records))
+		}
 		var bytes int64
 		for j, r := range p.records {
 			i := p.idx[j]
 			seq := formatSeq(p.sh.index, r.Position)
-			recs[j] = Record{SequenceNumber: seq, ApproximateArrivalTimestamp: fromMs(r.Arrival), Data: r.Data, PartitionKey: r.PartitionKey, ExplicitHashKey: entries[i].ExplicitHashKey, EncryptionType: "NONE"}
-			hs[j] = hashes[i]
+			if tapped {
+				recs[j] = Record{SequenceNumber: seq, ApproximateArrivalTimestamp: fromMs(r.Arrival), Data: r.Data, PartitionKey: r.PartitionKey, ExplicitHashKey: entries[i].ExplicitHashKey, EncryptionType: "NONE"}
+				hs[j] = hashes[i]
+			}
 			bytes += int64(len(r.Data) + len(r.PartitionKey))
 			if err == nil {
 				out.Records[i] = PutRecordsResult{ShardID: p.sh.id, SequenceNumber: seq}
@@ -189,7 +194,7 @@ func (e *Engine) put(ctx context.Context, ref StreamRef, entries []PutRecordsEnt
 				out.FailedRecordCount++
 			}
 		}
-		p.span.records, p.span.hashes = recs, hs
+		p.span.records, p.span.hashes, p.span.count = recs, hs, int64(len(p.records))
 		e.settle(s.name, p.sh, p.span, err == nil, bytes)
 	}
 	if err != nil && !isCtxErr(err) {
@@ -225,7 +230,7 @@ func (sh *shard) allowWrite(now time.Time, size int) bool {
 // order, every span that is now settled at the head of the queue.
 func (e *Engine) settle(streamName string, sh *shard, sp *span, ok bool, bytes int64) {
 	sh.mu.Lock()
-	sp.done, sp.ok = true, ok
+	sp.done, sp.ok, sp.bytes = true, ok, bytes
 	var published []*span
 	for len(sh.inflight) > 0 && sh.inflight[0].done {
 		head := sh.inflight[0]
@@ -237,11 +242,7 @@ func (e *Engine) settle(streamName string, sh *shard, sp *span, ok bool, bytes i
 	}
 	now := e.clock.Now()
 	for _, p := range published {
-		var n, b int64
-		for _, r := range p.records {
-			n++
-			b += int64(len(r.Data) + len(r.PartitionKey))
-		}
+		n, b := p.count, p.bytes
 		if sh.records.Add(n) == n {
 			sh.oldest.Store(p.arrival)
 		}
@@ -314,6 +315,14 @@ func (t *Tap) Close() {
 	t.e.tapsMu.Unlock()
 }
 
+// tapped reports whether any tap is attached, so writes can skip building
+// the records taps would get.
+func (e *Engine) tapped() bool {
+	e.tapsMu.RLock()
+	defer e.tapsMu.RUnlock()
+	return len(e.taps) > 0
+}
+
 // publish hands newly visible records to taps. sh.mu is held, so records
 // reach taps in position order.
 func (e *Engine) publish(streamName string, sh *shard, sp *span) {
@@ -333,10 +342,16 @@ func (e *Engine) publish(streamName string, sh *shard, sp *span) {
 // noteWriteThrottle records an event for a burst of throttled writes, at
 // most one per shard every ten seconds, naming the partition key that
 // carried most of the shard's share of the call when one key dominates.
-func (e *Engine) noteWriteThrottle(s *stream, sh *shard, now time.Time, n int64, keys map[string]int) {
+func (e *Engine) noteWriteThrottle(s *stream, sh *shard, now time.Time, n int64, entries []PutRecordsEntry, routed []*shard) {
 	last := sh.lastThrottleEvent.Load()
 	if now.UnixMilli()-last < 10_000 || !sh.lastThrottleEvent.CompareAndSwap(last, now.UnixMilli()) {
 		return
+	}
+	keys := map[string]int{}
+	for i, r := range entries {
+		if routed[i] == sh {
+			keys[r.PartitionKey]++
+		}
 	}
 	top, topN, total := "", 0, 0
 	for k, c := range keys {
