@@ -2,12 +2,12 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"sort"
 	"strconv"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+	gojson "github.com/goccy/go-json"
 	"github.com/shardscope/shardscope/engine"
 )
 
@@ -456,7 +456,7 @@ func fastPutRecords(body []byte) (args engine.PutRecordsInput, ok bool) {
 			PartitionKey, ExplicitHashKey *string
 		}
 	}
-	if json.Unmarshal(body, &in) != nil || in.Records == nil {
+	if gojson.Unmarshal(body, &in) != nil || in.Records == nil {
 		return args, false
 	}
 	for _, s := range []*string{in.StreamName, in.StreamARN} {

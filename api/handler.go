@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+	gojson "github.com/goccy/go-json"
 	"github.com/shardscope/shardscope/engine"
 )
 
@@ -160,7 +160,7 @@ func (c wireCodec) marshal(v any) ([]byte, error) {
 	}
 	// Like the service, leave <, > and & unescaped in messages and data.
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+	enc := gojson.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		return nil, err
