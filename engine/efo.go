@@ -558,7 +558,7 @@ func (e *Engine) SubscribeToShard(ctx context.Context, in SubscribeToShardInput)
 	}
 	// A bad starting position is refused before the call counts against
 	// the one-a-second budget, so the corrected retry is not throttled.
-	pos, err := e.position(s, sh, in.StartingPosition, now)
+	pos, err := e.position("SubscribeToShard", s, sh, in.StartingPosition, now)
 	if err != nil {
 		return nil, err
 	}

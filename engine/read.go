@@ -35,7 +35,7 @@ func (e *Engine) GetShardIterator(ctx context.Context, in GetShardIteratorInput)
 	if !e.opts.DisableLimits && !sh.iteratorCalls.AllowN(now, 1) {
 		return "", newError(ProvisionedThroughputExceededException, "%s", e.throttleMessage(s, sh))
 	}
-	pos, err := e.position(s, sh, StartingPosition{Type: in.ShardIteratorType, SequenceNumber: in.StartingSequenceNumber, Timestamp: in.Timestamp}, now)
+	pos, err := e.position("GetShardIterator", s, sh, StartingPosition{Type: in.ShardIteratorType, SequenceNumber: in.StartingSequenceNumber, Timestamp: in.Timestamp}, now)
 	if err != nil {
 		return "", err
 	}
@@ -52,7 +52,7 @@ func validIteratorType(t IteratorType) bool {
 
 // position turns a starting position into the next position to read.
 // e.mu is held.
-func (e *Engine) position(s *stream, sh *shard, p StartingPosition, now time.Time) (uint64, error) {
+func (e *Engine) position(op string, s *stream, sh *shard, p StartingPosition, now time.Time) (uint64, error) {
 	sh.mu.Lock()
 	closed, ending, assigned := sh.closed, sh.endingPos, sh.nextPos-1
 	sh.mu.Unlock()
@@ -87,7 +87,7 @@ func (e *Engine) position(s *stream, sh *shard, p StartingPosition, now time.Tim
 		}
 		idx, pos, err := parseSeq(p.SequenceNumber)
 		if err != nil {
-			return 0, newError(InvalidArgumentException, "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid.", p.SequenceNumber, sh.id, s.name, e.opts.AccountID)
+			return 0, newError(InvalidArgumentException, "StartingSequenceNumber %s used in %s on shard %s in stream %s under account %s is invalid.", p.SequenceNumber, op, sh.id, s.name, e.opts.AccountID)
 		}
 		if idx != sh.index {
 			return 0, newError(InvalidArgumentException, "Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard with %s", shardID(idx), sh.id)
@@ -97,7 +97,7 @@ func (e *Engine) position(s *stream, sh *shard, p StartingPosition, now time.Tim
 			limit = ending
 		}
 		if pos > limit {
-			return 0, newError(InvalidArgumentException, "StartingSequenceNumber %s used in GetShardIterator on shard %s in stream %s under account %s is invalid because it did not come from this stream.", p.SequenceNumber, sh.id, s.name, e.opts.AccountID)
+			return 0, newError(InvalidArgumentException, "StartingSequenceNumber %s used in %s on shard %s in stream %s under account %s is invalid because it did not come from this stream.", p.SequenceNumber, op, sh.id, s.name, e.opts.AccountID)
 		}
 		if p.Type == AfterSequenceNumber {
 			pos++
@@ -330,7 +330,7 @@ func (e *Engine) Subscribe(ctx context.Context, in SubscribeInput) (*Subscriptio
 	if sh == nil {
 		return nil, e.shardNotFound(s.name, in.ShardID)
 	}
-	pos, err := e.position(s, sh, in.Position, e.clock.Now())
+	pos, err := e.position("Subscribe", s, sh, in.Position, e.clock.Now())
 	if err != nil {
 		return nil, err
 	}
