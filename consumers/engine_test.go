@@ -151,6 +151,12 @@ func TestSplitAndMergeExactlyOnceOnTheEngine(t *testing.T) {
 		}
 		return true
 	})
+	if st := app.Stats(); log.c.dupCount() != 0 {
+		for _, w := range st.Workers {
+			t.Logf("worker %s: taken %d stolen %d lost %d", w.ID, w.Taken, w.Stolen, w.Lost)
+		}
+		t.Logf("lease moves %d", st.LeaseMoves)
+	}
 	log.c.check(t, total)
 
 	ls := leaseTableOf(t, app)

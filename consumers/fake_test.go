@@ -325,6 +325,13 @@ func (c *collector) distinct() int {
 	return len(c.seen)
 }
 
+// dupCount returns how many deliveries repeated a record.
+func (c *collector) dupCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dups
+}
+
 // check fails the test unless want distinct records arrived exactly once
 // and in per-key order.
 func (c *collector) check(t *testing.T, want int) {
