@@ -639,16 +639,23 @@ func (a *App) syncLoop(ctx context.Context) {
 // leases of shards no longer listed deleted. It reports whether the listing
 // succeeded.
 func (a *App) syncShards(ctx context.Context, first bool) bool {
+	// The leases are read before the shards are listed: a reader that
+	// reaches its shard's end creates its children's leases at once, and a
+	// child lease read after a listing that predates the child's shard
+	// would be taken for a lease of a shard no longer listed and deleted,
+	// with its reader's latest batch not yet checkpointed (read again from
+	// the start by whoever takes the recreated lease). Every lease read
+	// before the listing names a shard that existed before it.
+	leases, err := a.table.list()
+	if err != nil {
+		a.fail("", fmt.Errorf("read leases: %w", err))
+		return false
+	}
 	shards, err := a.listShards(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			a.fail("", fmt.Errorf("list shards: %w", err))
 		}
-		return false
-	}
-	leases, err := a.table.list()
-	if err != nil {
-		a.fail("", fmt.Errorf("read leases: %w", err))
 		return false
 	}
 	listed := make(map[string]engine.Shard, len(shards))
