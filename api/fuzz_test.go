@@ -130,61 +130,41 @@ func fuzzRequest(action, contentType string, body []byte) (*http.Request, contex
 // seedTime is the timestamp the seeds use; "ts" above stands for it.
 var seedTime = t0.Add(time.Second)
 
+// withTimestamps copies a seed body, writing each "ts" placeholder as ts
+// gives it.
+func withTimestamps(v any, ts any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range x {
+			out[k] = withTimestamps(e, ts)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = withTimestamps(e, ts)
+		}
+		return out
+	case string:
+		if x == "ts" {
+			return ts
+		}
+	}
+	return v // []byte marshals as base64 in JSON, a byte string in CBOR
+}
+
 // jsonSeed encodes a seed body as the Go SDK would: base64 blobs, epoch
 // seconds.
 func jsonSeed(m map[string]any) []byte {
-	var conv func(v any) any
-	conv = func(v any) any {
-		switch x := v.(type) {
-		case map[string]any:
-			out := map[string]any{}
-			for k, e := range x {
-				out[k] = conv(e)
-			}
-			return out
-		case []any:
-			out := make([]any, len(x))
-			for i, e := range x {
-				out[i] = conv(e)
-			}
-			return out
-		case string:
-			if x == "ts" {
-				return json.Number("1795780801.000")
-			}
-		}
-		return v // []byte marshals as base64
-	}
-	b, _ := json.Marshal(conv(m))
+	b, _ := json.Marshal(withTimestamps(m, json.Number("1795780801.000")))
 	return b
 }
 
 // cborSeed encodes a seed body as the Java SDK would: byte strings, tag-1
 // milliseconds.
 func cborSeed(m map[string]any) []byte {
-	var conv func(v any) any
-	conv = func(v any) any {
-		switch x := v.(type) {
-		case map[string]any:
-			out := map[string]any{}
-			for k, e := range x {
-				out[k] = conv(e)
-			}
-			return out
-		case []any:
-			out := make([]any, len(x))
-			for i, e := range x {
-				out[i] = conv(e)
-			}
-			return out
-		case string:
-			if x == "ts" {
-				return cbor.Tag{Number: 1, Content: seedTime.UnixMilli()}
-			}
-		}
-		return v
-	}
-	b, _ := cbor.Marshal(conv(m))
+	b, _ := cbor.Marshal(withTimestamps(m, cbor.Tag{Number: 1, Content: seedTime.UnixMilli()}))
 	return b
 }
 
