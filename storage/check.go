@@ -16,6 +16,10 @@ import (
 // meanwhile: bbolt documents tx.Check in a read transaction as unsafe while
 // a writer commits (both touch the freelist).
 func (db *DB) Check() error {
+	// Check what is in bbolt with everything appended so far in it.
+	if err := db.exclusive(func() error { return nil }); err != nil {
+		return err
+	}
 	err := db.update(func(tx *bolt.Tx) error {
 		// tx.Check runs in a goroutine of bbolt's where a fault on a corrupt
 		// page cannot be recovered. Walk everything here first, where it can.

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // With the committer held on its first commit, every Append queued meanwhile
@@ -26,8 +24,8 @@ func TestGroupCommitGroups(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s := ShardRef{"g", uint32(i % 8)}
-			errs <- db.Append(context.Background(), []Append{{Shard: s, Records: testRecords(s.Shard, uint64(i/8)*10, 10)}})
+			s := ShardRef{"g", uint32(i)}
+			errs <- db.Append(context.Background(), []Append{{Shard: s, Records: testRecords(s.Shard, 0, 10)}})
 		}()
 		if i == 0 {
 			<-started // the first call is being committed; the rest must queue
@@ -45,9 +43,9 @@ func TestGroupCommitGroups(t *testing.T) {
 	if c := db.Commits(); c != 2 {
 		t.Fatalf("%d Append calls took %d commits, want 2", callers, c)
 	}
-	for shard := range uint32(8) {
-		if n, _, _ := db.Stats(ShardRef{"g", shard}); n != 80 {
-			t.Errorf("shard %d holds %d records, want 80", shard, n)
+	for shard := range uint32(callers) {
+		if n, _, _ := db.Stats(ShardRef{"g", shard}); n != 10 {
+			t.Errorf("shard %d holds %d records, want 10", shard, n)
 		}
 	}
 }
@@ -205,7 +203,7 @@ func TestAllOrNothing(t *testing.T) {
 
 	// A transaction that fails fails every caller in it, writing nothing.
 	boom := errors.New("disk on fire")
-	db.hooks.Store(&testHooks{inTx: func(*bolt.Tx) error { return boom }})
+	db.hooks.Store(&testHooks{failCommit: func() error { return boom }})
 	if err := db.Append(context.Background(), []Append{{Shard: a, Records: testRecords(0, 0, 3)}}); !errors.Is(err, boom) {
 		t.Fatalf("Append in failed commit = %v", err)
 	}

@@ -1,10 +1,13 @@
 // Package storage owns shardscope's durable state: one bbolt file holding
 // every shard's records (a bucket per shard, keyed by big-endian uint64
-// position), stream metadata and consumer leases. It knows nothing of
-// Kinesis rules; the engine decides what to write.
+// position), stream metadata and consumer leases, with a write-ahead log
+// beside it that makes appends durable with one fdatasync and reaches bbolt
+// in checkpoints (wal.go). It knows nothing of Kinesis rules; the engine
+// decides what to write.
 package storage
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -82,6 +85,8 @@ type Options struct {
 	// MaxBatchRecords caps how many records one group commit gathers; default 20000.
 	// A single Append larger than the cap is still committed whole.
 	MaxBatchRecords int
+
+	rotateBytes int64 // tests: checkpoint after this many bytes, not 8 MiB
 }
 
 const (
@@ -137,6 +142,23 @@ type DB struct {
 	closing bool
 	stopped chan struct{} // closed when the committer has drained and exited
 
+	// The log and memtables (wal.go, memtable.go). wal, walBuf and high
+	// belong to the committer goroutine; mem, walErr and the checkpointer's
+	// fields are guarded by memMu.
+	rotateBytes int64 // memtable size that starts a checkpoint
+	wal         *walSegment
+	active      *memtable // the last of mem
+	walBuf      []byte
+	high        map[ShardRef]uint64
+	memMu       sync.RWMutex
+	memCond     *sync.Cond // a memtable was frozen or checkpointed, or stop
+	mem         []*memtable
+	walErr      error
+	ckptErr     error
+	ckptStop    bool
+	ckptStopped chan struct{}
+	runErr      error // from the final checkpoint at Close
+
 	closeOnce sync.Once
 	closeErr  error
 
@@ -146,9 +168,10 @@ type DB struct {
 
 // testHooks let in-package tests pause and observe the committer.
 type testHooks struct {
-	beforeCommit func(batch []*appendReq)
-	inTx         func(tx *bolt.Tx) error // an error fails the group commit
-	afterCommit  func(batch []*appendReq, err error)
+	beforeCommit     func(batch []*appendReq)
+	failCommit       func() error // an error fails the group commit
+	afterCommit      func(batch []*appendReq, err error)
+	beforeCheckpoint func(seg uint64) error // an error stops checkpoints
 }
 
 // Open opens or creates the store at path. The parent directory must exist.
@@ -217,18 +240,33 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, openError(path, err)
 	}
 	db := &DB{
-		path:     path,
-		sync:     opts.Sync,
-		codec:    opts.Codec,
-		maxBatch: opts.MaxBatchRecords,
-		bolt:     bdb,
-		stopped:  make(chan struct{}),
+		path:        path,
+		sync:        opts.Sync,
+		codec:       opts.Codec,
+		maxBatch:    opts.MaxBatchRecords,
+		bolt:        bdb,
+		stopped:     make(chan struct{}),
+		ckptStopped: make(chan struct{}),
+		high:        make(map[ShardRef]uint64),
+		rotateBytes: cmp.Or(opts.rotateBytes, defaultRotateBytes),
 	}
 	if err := db.initSchema(); err != nil {
 		bdb.Close()
 		return nil, openError(path, err)
 	}
+	mems, next, err := db.replayWAL()
+	if err == nil {
+		db.wal, err = db.createSegment(next)
+	}
+	if err != nil {
+		bdb.Close()
+		return nil, openError(path, err)
+	}
+	db.active = newMemtable(next)
+	db.mem = append(mems, db.active)
 	db.cond = sync.NewCond(&db.mu)
+	db.memCond = sync.NewCond(&db.memMu)
+	go db.checkpointer()
 	go db.run()
 	return db, nil
 }
@@ -328,7 +366,7 @@ func (db *DB) Close() error {
 		db.cond.Broadcast()
 		db.mu.Unlock()
 		<-db.stopped
-		db.closeErr = db.bolt.Close()
+		db.closeErr = errors.Join(db.runErr, db.bolt.Close())
 	})
 	if !first {
 		return nil
@@ -342,8 +380,8 @@ func (db *DB) Path() string { return db.path }
 // SyncMode returns the durability mode.
 func (db *DB) SyncMode() SyncMode { return db.sync }
 
-// Commits returns how many group commits (bbolt write transactions carrying
-// appends) succeeded since Open; with Append calls counted by the caller it
+// Commits returns how many group commits (log frames, or bbolt transactions
+// for appends that took the direct path) succeeded since Open; with Append calls counted by the caller it
 // shows how well commits are grouped.
 func (db *DB) Commits() uint64 { return db.commits.Load() }
 

@@ -158,3 +158,12 @@ func pauseCommitter(db *DB) (started <-chan struct{}, release func()) {
 		}
 	}
 }
+
+// checkpointNow moves everything appended so far into bbolt, for tests that
+// look at the bbolt file itself.
+func checkpointNow(t testing.TB, db *DB) {
+	t.Helper()
+	if err := db.exclusive(func() error { return nil }); err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+}

@@ -16,55 +16,108 @@ import (
 // Payload is len(Data)+len(PartitionKey); maxRecords or maxBytes <= 0 means
 // no limit of that kind.
 func (db *DB) Read(s ShardRef, from uint64, maxRecords, maxBytes int) ([]Record, error) {
-	var out []Record
-	err := db.view(func(tx *bolt.Tx) error {
-		out = out[:0]
-		b := shardBucket(tx, s)
-		if b == nil {
-			return nil
+	mem := db.memSnapshot(s)
+	var (
+		out   []Record
+		total int64
+	)
+	// full reports whether one more record of size bytes would pass a limit.
+	full := func(size int64) bool {
+		return (maxRecords > 0 && len(out) >= maxRecords) ||
+			(maxBytes > 0 && len(out) > 0 && total+size > int64(maxBytes))
+	}
+	if mem.empty() || from < mem.first().pos {
+		stop := ^uint64(0) // bbolt holds everything below the memtables
+		if !mem.empty() {
+			stop = mem.first().pos
 		}
-		var total int64
-		c := b.Cursor()
-		for k, v := c.Seek(posKey(from)); k != nil; k, v = c.Next() {
-			if maxRecords > 0 && len(out) >= maxRecords {
-				break
+		done := false
+		err := db.view(func(tx *bolt.Tx) error {
+			out, total, done = out[:0], 0, false
+			b := shardBucket(tx, s)
+			if b == nil {
+				return nil
 			}
-			pos, err := keyPos(k)
+			c := b.Cursor()
+			for k, v := c.Seek(posKey(from)); k != nil; k, v = c.Next() {
+				pos, err := keyPos(k)
+				if err != nil {
+					return err
+				}
+				if pos >= stop {
+					return nil
+				}
+				if maxRecords > 0 && len(out) >= maxRecords {
+					done = true
+					return nil
+				}
+				if err := storedValue(tx, v); err != nil {
+					return err
+				}
+				arrival, err := valueArrival(v)
+				if err != nil {
+					return err
+				}
+				body, err := openBody(db.codec, v)
+				if err != nil {
+					return err
+				}
+				pk, ehk, data, err := bodyParts(body)
+				if err != nil {
+					return err
+				}
+				size := int64(len(pk) + len(data))
+				if full(size) {
+					done = true
+					return nil
+				}
+				out = append(out, copyRecord(pos, arrival, pk, ehk, data))
+				total += size
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("storage: read %s: %w", s, err)
+		}
+		if done {
+			return out, nil
+		}
+	}
+	for _, run := range mem.from(from) {
+		for i := range run {
+			r := &run[i]
+			if full(r.payload) {
+				return out, nil
+			}
+			body, err := openBody(db.codec, r.val)
 			if err != nil {
-				return err
-			}
-			if err := storedValue(tx, v); err != nil {
-				return err
-			}
-			arrival, err := valueArrival(v)
-			if err != nil {
-				return err
-			}
-			body, err := openBody(db.codec, v)
-			if err != nil {
-				return err
+				return nil, fmt.Errorf("storage: read %s: %w", s, err)
 			}
 			pk, ehk, data, err := bodyParts(body)
 			if err != nil {
-				return err
+				return nil, fmt.Errorf("storage: read %s: %w", s, err)
 			}
-			size := int64(len(pk) + len(data))
-			if maxBytes > 0 && len(out) > 0 && total+size > int64(maxBytes) {
-				break
-			}
-			out = append(out, copyRecord(pos, arrival, pk, ehk, data))
-			total += size
+			out = append(out, copyRecord(r.pos, r.arrival, pk, ehk, data))
+			total += r.payload
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("storage: read %s: %w", s, err)
 	}
 	return out, nil
 }
 
 // Bounds returns the first and last positions held, ok=false when empty.
 func (db *DB) Bounds(s ShardRef) (first, last uint64, ok bool, err error) {
+	mem := db.memSnapshot(s)
+	defer func() {
+		if err != nil || mem.empty() {
+			return
+		}
+		// Records checkpointed since the snapshot are in both: min and max
+		// are right either way.
+		if !ok || mem.first().pos < first {
+			first = mem.first().pos
+		}
+		last, ok = max(last, mem.last().pos), true
+	}()
 	err = db.view(func(tx *bolt.Tx) error {
 		b := shardBucket(tx, s)
 		if b == nil {
@@ -93,6 +146,7 @@ func (db *DB) Bounds(s ShardRef) (first, last uint64, ok bool, err error) {
 
 // Head returns the first record (ok=false when empty).
 func (db *DB) Head(s ShardRef) (Record, bool, error) {
+	mem := db.memSnapshot(s)
 	var (
 		r  Record
 		ok bool
@@ -119,6 +173,11 @@ func (db *DB) Head(s ShardRef) (Record, bool, error) {
 		ok = true
 		return nil
 	})
+	if err == nil && !ok && !mem.empty() {
+		m := mem.first()
+		r, err = decodeValue(db.codec, m.pos, m.val)
+		ok = err == nil
+	}
 	if err != nil {
 		return Record{}, false, fmt.Errorf("storage: head %s: %w", s, err)
 	}
@@ -131,6 +190,17 @@ func (db *DB) Head(s ShardRef) (Record, bool, error) {
 // It binary-searches the position range with cursor seeks, reading only the
 // clear arrival prefix: O(log range · log n), gaps in positions allowed.
 func (db *DB) SeekArrival(s ShardRef, ms int64) (pos uint64, ok bool, err error) {
+	mem := db.memSnapshot(s)
+	defer func() {
+		// bbolt holds the earlier records: only when none of them is late
+		// enough can the answer be in the memtables.
+		if err == nil && !ok {
+			var r *memRecord
+			if r, ok = mem.firstArrivalAtLeast(ms); ok {
+				pos = r.pos
+			}
+		}
+	}()
 	err = db.view(func(tx *bolt.Tx) error {
 		b := shardBucket(tx, s)
 		if b == nil {
@@ -194,9 +264,13 @@ func (db *DB) SeekArrival(s ShardRef, ms int64) (pos uint64, ok bool, err error)
 // Stats returns how many records and payload bytes the shard holds, from
 // its stats entry: O(1).
 func (db *DB) Stats(s ShardRef) (records, bytes int64, err error) {
+	mem := db.memSnapshot(s)
 	err = db.view(func(tx *bolt.Tx) error {
 		st, err := readStat(tx, s)
-		records, bytes = st.records, st.bytes
+		// Memtable records below bbolt's high mark were checkpointed after
+		// the snapshot and are already counted.
+		mr, mb := mem.count(st.high)
+		records, bytes = st.records+mr, st.bytes+mb
 		return err
 	})
 	if err != nil {
@@ -209,6 +283,13 @@ func (db *DB) Stats(s ShardRef) (records, bytes int64, err error) {
 // one transaction (max <= 0: no limit); more reports that further expired
 // records remain. The stats entry changes in the same transaction.
 func (db *DB) TrimBefore(s ShardRef, ms int64, max int) (deleted, deletedBytes int64, more bool, err error) {
+	// Expired records still in a memtable (a shard idle since they came, or
+	// a test's clock) are checkpointed first: trimming happens in bbolt only.
+	if mem := db.memSnapshot(s); !mem.empty() && mem.first().arrival < ms {
+		if err := db.exclusive(func() error { return nil }); err != nil {
+			return 0, 0, false, fmt.Errorf("storage: trim %s: %w", s, err)
+		}
+	}
 	// Look first in a read transaction: with nothing to trim, a write
 	// transaction would still commit (and fsync) an unchanged file.
 	var expired bool
@@ -281,34 +362,36 @@ func (db *DB) TrimBefore(s ShardRef, ms int64, max int) (deleted, deletedBytes i
 
 // DropShard deletes a shard's bucket and all its records.
 func (db *DB) DropShard(s ShardRef) error {
-	err := db.update(func(tx *bolt.Tx) error {
-		for _, top := range [][]byte{bucketRecords, bucketShardStats} {
-			tb := tx.Bucket(top)
-			if tb == nil {
-				continue
-			}
-			sb := tb.Bucket([]byte(s.Stream))
-			if sb == nil {
-				continue
-			}
-			key := be32(s.Shard)
-			var err error
-			if sb.Bucket(key) != nil {
-				err = sb.DeleteBucket(key)
-			} else {
-				err = sb.Delete(key)
-			}
-			if err != nil {
-				return err
-			}
-			// Leave no empty stream bucket behind.
-			if k, _ := sb.Cursor().First(); k == nil {
-				if err := tb.DeleteBucket([]byte(s.Stream)); err != nil {
+	err := db.exclusive(func() error {
+		return db.update(func(tx *bolt.Tx) error {
+			for _, top := range [][]byte{bucketRecords, bucketShardStats} {
+				tb := tx.Bucket(top)
+				if tb == nil {
+					continue
+				}
+				sb := tb.Bucket([]byte(s.Stream))
+				if sb == nil {
+					continue
+				}
+				key := be32(s.Shard)
+				var err error
+				if sb.Bucket(key) != nil {
+					err = sb.DeleteBucket(key)
+				} else {
+					err = sb.Delete(key)
+				}
+				if err != nil {
 					return err
 				}
+				// Leave no empty stream bucket behind.
+				if k, _ := sb.Cursor().First(); k == nil {
+					if err := tb.DeleteBucket([]byte(s.Stream)); err != nil {
+						return err
+					}
+				}
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("storage: drop shard %s: %w", s, err)
@@ -318,17 +401,19 @@ func (db *DB) DropShard(s ShardRef) error {
 
 // DropStream deletes every shard bucket of a stream.
 func (db *DB) DropStream(stream string) error {
-	err := db.update(func(tx *bolt.Tx) error {
-		for _, top := range [][]byte{bucketRecords, bucketShardStats} {
-			tb := tx.Bucket(top)
-			if tb == nil {
-				continue
+	err := db.exclusive(func() error {
+		return db.update(func(tx *bolt.Tx) error {
+			for _, top := range [][]byte{bucketRecords, bucketShardStats} {
+				tb := tx.Bucket(top)
+				if tb == nil {
+					continue
+				}
+				if err := tb.DeleteBucket([]byte(stream)); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
+					return err
+				}
 			}
-			if err := tb.DeleteBucket([]byte(stream)); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
-				return err
-			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("storage: drop stream %q: %w", stream, err)

@@ -80,6 +80,7 @@ func TestValueLayout(t *testing.T) {
 	mustAppend(t, db, Append{Shard: s, Records: []Record{
 		{Position: 0x0A0B, Arrival: 0x1122334455, PartitionKey: "pk", ExplicitHashKey: ehk, Data: []byte("data")},
 	}})
+	checkpointNow(t, db)
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte("records")).Bucket([]byte("s")).Bucket([]byte{1, 2, 3, 4})
 		v := b.Get([]byte{0, 0, 0, 0, 0, 0, 0x0A, 0x0B})
@@ -464,6 +465,7 @@ func TestCodec(t *testing.T) {
 			t.Fatalf("record %d: got %+v want %+v", i, got[i], recs[i])
 		}
 	}
+	checkpointNow(t, db)
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		v := shardBucket(tx, s).Get(posKey(1))
 		if binary.BigEndian.Uint64(v) != uint64(recs[1].Arrival) || v[8] != 0x5A {

@@ -1,0 +1,30 @@
+package storage
+
+import (
+	"os"
+	"syscall"
+)
+
+// fdatasync flushes a file's data (and the size, when it grew) but not
+// its timestamps: one device flush per commit, as bbolt does on Linux.
+func fdatasync(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			serr = syscall.Fdatasync(int(fd))
+			if serr != syscall.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: serr}
+	}
+	return nil
+}
