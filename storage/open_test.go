@@ -187,7 +187,7 @@ func TestCorruptFiles(t *testing.T) {
 	}
 	realPath, real := realStore(t)
 	used := usedSize(t, realPath)
-	ps := os.Getpagesize()
+	ps := pageSize
 	t.Logf("real store: %d bytes, %d used, page size %d", len(real), used, ps)
 
 	cases := map[string][]byte{
@@ -324,7 +324,7 @@ func TestOpenMissingDir(t *testing.T) {
 // the package notes), which this test does not provoke.
 func TestOpenScrambled(t *testing.T) {
 	_, real := realStore(t)
-	ps := os.Getpagesize()
+	ps := pageSize
 	dir := t.TempDir()
 	outcomes := map[string]int{}
 	for iter := range 120 {
