@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,11 +72,17 @@ func (c *Config) fill() {
 
 // Result is what a run measured.
 type Result struct {
-	Elapsed     time.Duration
-	Put         int64 // records acknowledged
-	PutBytes    int64 // data bytes acknowledged
-	Throttled   int64 // records rejected with ProvisionedThroughputExceededException
-	Errors      int64 // failed calls and other per-record failures
+	Elapsed   time.Duration
+	Put       int64 // records acknowledged
+	PutBytes  int64 // data bytes acknowledged
+	Throttled int64 // records rejected with ProvisionedThroughputExceededException
+	Errors    int64 // failed calls and other per-record failures
+	// Reconnects counts calls lost to a connection the client's own
+	// transport closed under them ("use of closed network connection",
+	// aws/aws-sdk-go-v2#2737). The SDK's default retryer retries those; the
+	// bench, which retries nothing so that throttling shows, counts them here
+	// instead of as errors and goes on.
+	Reconnects  int64
 	Consumed    int64 // records read (summed over consumers)
 	ConsumeTime time.Duration
 	P50, P99    time.Duration // put start → record read
@@ -89,6 +97,10 @@ type tally struct {
 }
 
 func (t *tally) fail(err error) {
+	if errors.Is(err, net.ErrClosed) || strings.Contains(err.Error(), "use of closed network connection") {
+		atomic.AddInt64(&t.Reconnects, 1)
+		return
+	}
 	atomic.AddInt64(&t.Errors, 1)
 	t.mu.Lock()
 	t.LastError = err.Error()
@@ -102,9 +114,13 @@ func (r Result) String() string {
 	if r.ConsumeTime > 0 {
 		cons = float64(r.Consumed) / r.ConsumeTime.Seconds()
 	}
-	return fmt.Sprintf("put %.0f records/s %.2f MB/s · throttled %d · errors %d · consumed %.0f records/s · put→get p50 %.1f ms p99 %.1f ms",
+	line := fmt.Sprintf("put %.0f records/s %.2f MB/s · throttled %d · errors %d · consumed %.0f records/s · put→get p50 %.1f ms p99 %.1f ms",
 		float64(r.Put)/secs, float64(r.PutBytes)/secs/1e6, r.Throttled, r.Errors, cons,
 		float64(r.P50.Microseconds())/1000, float64(r.P99.Microseconds())/1000)
+	if r.Reconnects > 0 {
+		line += fmt.Sprintf(" · reconnects %d", r.Reconnects)
+	}
+	return line
 }
 
 // Client returns a Kinesis client for the endpoint with dummy credentials.

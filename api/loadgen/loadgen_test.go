@@ -2,6 +2,9 @@ package loadgen
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -69,5 +72,21 @@ func BenchmarkEndToEnd100B(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(float64(res.Put)/res.Elapsed.Seconds(), "records/s")
+	}
+}
+
+// A call lost to the client's own closed connection is a reconnect, not a
+// server error; anything else is an error.
+func TestClosedConnectionsAreReconnectsNotErrors(t *testing.T) {
+	var res Result
+	tl := &tally{Result: &res}
+	tl.fail(fmt.Errorf("operation error Kinesis: GetRecords, deserialization failed, %w", &net.OpError{Op: "read", Net: "tcp", Err: net.ErrClosed}))
+	tl.fail(errors.New("InternalFailure: boom"))
+	if res.Reconnects != 1 || res.Errors != 1 || res.LastError != "InternalFailure: boom" {
+		t.Fatalf("reconnects %d, errors %d, last %q", res.Reconnects, res.Errors, res.LastError)
+	}
+	res.Elapsed = time.Second
+	if line := res.String(); !strings.HasSuffix(line, " · reconnects 1") || !strings.Contains(line, "errors 1 ") {
+		t.Fatalf("summary %q", line)
 	}
 }
