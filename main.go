@@ -89,11 +89,12 @@ func (f *storeFlags) open(clock engine.Clock, tune func(*engine.Options)) (*stor
 		return nil, nil, err
 	}
 	if f.fresh {
-		// Holding the lock, empty the file: safer than deleting a file
-		// another process might be about to open.
+		// Opening first proves no other process holds the store.
 		path := db.Path()
-		db.Close()
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := db.Close(); err != nil {
+			return nil, nil, fmt.Errorf("--fresh: %w", err)
+		}
+		if err := storage.Remove(path); err != nil {
 			return nil, nil, fmt.Errorf("--fresh: %w", err)
 		}
 		if db, err = storage.Open(path, storage.Options{Sync: mode}); err != nil {

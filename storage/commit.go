@@ -295,10 +295,11 @@ func (db *DB) commitDirect(req *appendReq, hooks *testHooks) {
 			return w.flush()
 		})
 	})
-	if err == nil {
-		db.commits.Add(1)
-	} else {
+	switch {
+	case err != nil:
 		err = fmt.Errorf("storage: group commit: %w", err)
+	case refused == nil:
+		db.commits.Add(1)
 	}
 	if hooks != nil && hooks.afterCommit != nil && refused == nil {
 		hooks.afterCommit([]*appendReq{req}, err)

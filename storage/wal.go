@@ -302,6 +302,25 @@ func (db *DB) replayWAL() ([]*memtable, uint64, error) {
 	return mems, next, nil
 }
 
+// Remove deletes the store at path with its log segments. The store must
+// not be open.
+func Remove(path string) error {
+	segs, err := listSegments(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	var errs []error
+	for _, seg := range segs {
+		errs = append(errs, os.Remove(segmentPath(path, seg)))
+	}
+	for _, p := range []string{sparePath(path), path} {
+		if err := os.Remove(p); !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // walSegment is the open active segment, owned by the committer.
 type walSegment struct {
 	seg  uint64
@@ -375,6 +394,12 @@ func (db *DB) checkpointer() {
 		db.memMu.Unlock()
 
 		err := db.checkpoint(m)
+		if err == nil {
+			// Keep the file for the next rotation (replacing an older
+			// spare); failing that, the next Open deletes it. Done before
+			// anyone hears of the checkpoint, so no one sees it move.
+			os.Rename(segmentPath(db.path, m.seg), sparePath(db.path))
+		}
 
 		db.memMu.Lock()
 		if err != nil {
@@ -386,9 +411,6 @@ func (db *DB) checkpointer() {
 		db.mem = db.mem[1:]
 		db.memCond.Broadcast()
 		db.memMu.Unlock()
-		// Keep the file for the next rotation (replacing an older spare).
-		// Failing that, the next Open deletes it.
-		os.Rename(segmentPath(db.path, m.seg), sparePath(db.path))
 	}
 }
 

@@ -359,3 +359,29 @@ func TestSegmentsAreRecycled(t *testing.T) {
 		t.Fatalf("no recycled segment: %v", err)
 	}
 }
+
+// Remove takes the log with the file, so a new store at the same path
+// starts empty instead of replaying the old one's appends.
+func TestRemoveTakesTheLogWithIt(t *testing.T) {
+	db := openTest(t, Options{rotateBytes: 2048})
+	waiting, release := holdCheckpoints(t, db)
+	s := ShardRef{"old", 0}
+	for i := 0; waiting() == 0; i++ {
+		mustAppend(t, db, Append{Shard: s, Records: testRecords(0, uint64(i*5), 5)})
+	}
+	path := crashImage(t, db) // the files of a store that was not closed
+	release()
+	if len(walFiles(t, path)) == 0 {
+		t.Fatalf("the image has no log to remove")
+	}
+	if err := Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(path + "*"); len(left) != 0 {
+		t.Fatalf("left behind: %v", left)
+	}
+	checkImage(t, path, map[ShardRef]int{s: 0})
+	if err := Remove(filepath.Join(t.TempDir(), "never.db")); err != nil {
+		t.Fatalf("Remove of nothing = %v", err)
+	}
+}
