@@ -290,7 +290,8 @@ func (db *DB) replayWAL() ([]*memtable, uint64, error) {
 		})
 		if errors.Is(err, errTornFrame) {
 			if i != len(segs)-1 {
-				return nil, 0, fmt.Errorf("%w: write-ahead log %s is damaged at offset %d", ErrCorrupt, filepath.Base(path), good)
+				return nil, 0, fmt.Errorf("%w: write-ahead log %s is damaged at offset %d "+
+					"(moving it aside opens the store without the records it holds)", ErrCorrupt, filepath.Base(path), good)
 			}
 			err = nil // the last commit never completed
 		}
