@@ -405,7 +405,7 @@ func (b *consoleBackend) Producers() []ui.ProducerView {
 		out = append(out, ui.ProducerView{
 			Name: s.Name, On: s.On, Rate: s.Rate, ActualRate: s.ActualRate, Skew: s.Skew,
 			Sent: int64(s.Sent), Throttled: int64(s.Throttled), Retried: int64(s.Retried), GivenUp: int64(s.GivenUp),
-			Errors: int64(s.Errors), Bursting: s.Bursting, LastError: s.LastError,
+			Errors: int64(s.Errors), Bursting: s.Bursting, Aggregating: s.Aggregating, LastError: s.LastError,
 		})
 	}
 	return out
@@ -604,6 +604,17 @@ func (b *consoleBackend) ProducerCycleSkew(name string) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("%s key skew → %s", name, p.CycleSkew()), nil
+}
+
+func (b *consoleBackend) ProducerToggleAggregate(name string) (string, error) {
+	p, err := b.producer(name)
+	if err != nil {
+		return "", err
+	}
+	if p.ToggleAggregate() {
+		return name + " KPL aggregation on (consumers de-aggregate)", nil
+	}
+	return name + " KPL aggregation off", nil
 }
 
 func (b *consoleBackend) ToggleCapacityMode(stream string) (string, error) {

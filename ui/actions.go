@@ -126,6 +126,11 @@ func (m *Model) loadKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 			return needProducer()
 		}
 		return m.act("key skew "+prod, func() (string, error) { return b.ProducerCycleSkew(prod) }), true
+	case key.Matches(msg, k.Aggregate):
+		if prod == "" {
+			return needProducer()
+		}
+		return m.act("KPL aggregation "+prod, func() (string, error) { return b.ProducerToggleAggregate(prod) }), true
 	case key.Matches(msg, k.Split):
 		s, ok := m.shards.Selected()
 		switch {

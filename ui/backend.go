@@ -47,6 +47,9 @@ type Backend interface {
 	// ProducerCycleSkew moves the producer's key skew to the next one
 	// (uniform → zipf → hot key → uniform).
 	ProducerCycleSkew(name string) (string, error)
+	// ProducerToggleAggregate switches the producer's KPL aggregation on
+	// or off (many user records packed into one Kinesis record).
+	ProducerToggleAggregate(name string) (string, error)
 
 	// ToggleCapacityMode switches the stream to the other capacity mode
 	// (PROVISIONED ↔ ON_DEMAND), as UpdateStreamMode does; the sentence
@@ -81,6 +84,8 @@ type ProducerView struct {
 	Sent, Throttled, Retried, GivenUp, Errors int64
 	// Bursting is true while a burst runs.
 	Bursting bool
+	// Aggregating is true while KPL aggregation is on.
+	Aggregating bool
 	// LastError is the text of the most recent error, "" when none.
 	LastError string
 }

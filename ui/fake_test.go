@@ -123,6 +123,9 @@ func (f *fakeBackend) ProducerToggle(name string) (string, error) {
 func (f *fakeBackend) ProducerCycleSkew(name string) (string, error) {
 	return f.record("ProducerCycleSkew(%s)", name)
 }
+func (f *fakeBackend) ProducerToggleAggregate(name string) (string, error) {
+	return f.record("ProducerToggleAggregate(%s)", name)
+}
 func (f *fakeBackend) ToggleCapacityMode(stream string) (string, error) {
 	return f.record("ToggleCapacityMode(%s)", stream)
 }
@@ -261,7 +264,7 @@ func newFakeBackend() *fakeBackend {
 	f.feed = sampleRecords(24, t0.Add(-3*time.Second))
 	f.producers = []ProducerView{
 		{Name: "clickstream", On: true, Rate: 800, ActualRate: 792, Skew: "zipf", Sent: 96_112, Throttled: 410, Retried: 402, GivenUp: 8},
-		{Name: "iot", On: true, Rate: 600, ActualRate: 600, Skew: "uniform", Sent: 72_004},
+		{Name: "iot", On: true, Rate: 600, ActualRate: 600, Skew: "uniform", Sent: 72_004, Aggregating: true},
 		{Name: "logs", On: true, Rate: 1000, ActualRate: 9_870, Skew: "hot 30%", Sent: 120_950, Throttled: 2_310, Retried: 2_290, Bursting: true},
 		{Name: "replay", On: false, Rate: 50, Skew: "uniform", Sent: 1_200, Errors: 2, LastError: "ResourceNotFoundException: Stream old-demo under account 000000000000 not found."},
 	}

@@ -17,6 +17,7 @@ type KeyMap struct {
 	Burst         key.Binding
 	Toggle        key.Binding
 	Skew          key.Binding
+	Aggregate     key.Binding // KPL aggregation of the selected producer
 	Split         key.Binding
 	Merge         key.Binding
 	RetentionUp   key.Binding
@@ -60,6 +61,7 @@ func DefaultKeyMap() KeyMap {
 		Burst:         key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "burst ×10")),
 		Toggle:        key.NewBinding(key.WithKeys(" ", "t"), key.WithHelp("space/t", "producer on/off")),
 		Skew:          key.NewBinding(key.WithKeys("K"), key.WithHelp("K", "cycle key skew")),
+		Aggregate:     key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "KPL aggregation on/off")),
 		Split:         key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "split shard")),
 		Merge:         key.NewBinding(key.WithKeys("M"), key.WithHelp("M", "merge with neighbour")),
 		RetentionUp:   key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "retention up")),

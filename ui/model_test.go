@@ -133,6 +133,53 @@ func TestProducerSelection(t *testing.T) {
 	}
 }
 
+// TestToggleAggregateSelectedProducer: g acts on the producer selected in
+// the producers pane, off the UI goroutine, and its sentence reaches the
+// events pane; the pane marks aggregating producers.
+func TestToggleAggregateSelectedProducer(t *testing.T) {
+	h := newHarness(t, 80, 24)
+	h.press("tab", "tab", "down", "down") // producers, logs
+	mm, cmd := h.m.Update(keyMsg("g"))
+	h.m = mm.(Model)
+	if cmd == nil {
+		t.Fatal("g returned no command")
+	}
+	if calls := h.fake.Calls(); len(calls) != 0 {
+		t.Fatalf("the backend was called from Update: %v", calls)
+	}
+	if v := h.view(); !strings.Contains(v, "KPL aggregation logs…") {
+		t.Errorf("status line does not show the running action:\n%s", v)
+	}
+	h.run(cmd)
+	const want = "ProducerToggleAggregate(logs)"
+	if calls := h.fake.Calls(); len(calls) != 1 || calls[0] != want {
+		t.Fatalf("calls %v, want [%s]", calls, want)
+	}
+	if got := h.m.events.Text(1); len(got) != 1 || got[0] != "done: "+want {
+		t.Errorf("events pane newest %v, want %q", got, "done: "+want)
+	}
+	h.press("tab", "tab") // events
+	if v := h.view(); !strings.Contains(v, "done: "+want) {
+		t.Errorf("outcome not in the events pane:\n%s", v)
+	}
+
+	// the fake's iot aggregates, the others do not
+	h.press("shift+tab", "shift+tab")
+	rows := 0
+	for _, l := range strings.Split(h.view(), "\n") {
+		if !strings.Contains(l, "  rate ") {
+			continue // not a producer's first line
+		}
+		rows++
+		if strings.Contains(l, "KPL") != strings.Contains(l, " iot ") {
+			t.Errorf("KPL marker on the wrong producer: %q", l)
+		}
+	}
+	if rows != 4 {
+		t.Errorf("found %d producer rows, want 4", rows)
+	}
+}
+
 func TestConsumerSelection(t *testing.T) {
 	h := newHarness(t, 160, 48)
 	h.press("tab", "tab", "tab") // consumers
@@ -172,6 +219,7 @@ func TestActions(t *testing.T) {
 		{"toggle t", []string{"t"}, "ProducerToggle(clickstream)"},
 		{"toggle space", []string{"space"}, "ProducerToggle(clickstream)"},
 		{"skew", []string{"K"}, "ProducerCycleSkew(clickstream)"},
+		{"KPL aggregation", []string{"g"}, "ProducerToggleAggregate(clickstream)"},
 		{"retention up", []string{"r"}, "SetRetention(demo, 48)"},
 		{"time-lapse", []string{"T"}, "TimeLapse(1h0m0s)"},
 	}
@@ -225,6 +273,7 @@ func TestActionRefusedLocally(t *testing.T) {
 		{"split a closed shard", nil, []string{"down", "down", "down", "down", "S"}, "is closed"},
 		{"merge a closed shard", nil, []string{"down", "down", "down", "down", "M"}, "is closed"},
 		{"no producers", func(f *fakeBackend) { f.producers = nil }, []string{"+"}, "no producer selected"},
+		{"no producer to aggregate", func(f *fakeBackend) { f.producers = nil }, []string{"g"}, "no producer selected"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 )
 
 // producersPane lists the synthetic producers; the selected one is what
-// +, -, b, t and K act on.
+// +, -, b, t, K and g act on.
 type producersPane struct {
 	ctx    *Context
 	w, h   int
@@ -24,7 +24,7 @@ func (p *producersPane) SetSize(w, h int) { p.w, p.h = w, h; p.clamp() }
 // HelpKeys returns the keys that act on producers.
 func (p *producersPane) HelpKeys() []key.Binding {
 	k := p.ctx.Keys
-	return []key.Binding{withHelp(k.Up, "↑/↓", "select producer"), k.RateUp, k.RateDown, k.Burst, k.Toggle, k.Skew}
+	return []key.Binding{withHelp(k.Up, "↑/↓", "select producer"), k.RateUp, k.RateDown, k.Burst, k.Toggle, k.Skew, k.Aggregate}
 }
 
 // Update keeps the selection on new data and moves it on keys.
@@ -74,9 +74,10 @@ func (p *producersPane) Selected() string {
 	return p.sel
 }
 
-// linesPer is how many lines one producer takes at this width.
+// linesPer is how many lines one producer takes at this width: two when
+// the first line fits with its rates, KPL and BURST (74 cells).
 func (p *producersPane) linesPer() int {
-	if p.w-4 >= 70 {
+	if p.w-4 >= 74 {
 		return 2
 	}
 	return 3
@@ -112,7 +113,7 @@ func (p *producersPane) View() string {
 
 // entry renders one producer in two lines (wide) or three (narrow):
 //
-//	▸ clickstream          ON   zipf       BURST
+//	▸ clickstream          ON   zipf      KPL BURST
 //	  rate   800/s  actual   792/s  sent 96.1k
 //	  thr   410  retry   402  given up     0
 func (p *producersPane) entry(v *ProducerView, cw int, selected bool) []string {
@@ -124,7 +125,7 @@ func (p *producersPane) entry(v *ProducerView, cw int, selected bool) []string {
 		b.WriteString("  ")
 	}
 	two := p.linesPer() == 2
-	nameW := cw - 2 - 5 - 11 - 6
+	nameW := cw - 2 - 5 - 11 - 4 - 6
 	if two {
 		nameW = 16
 	}
@@ -143,6 +144,12 @@ func (p *producersPane) entry(v *ProducerView, cw int, selected bool) []string {
 		b.WriteString(" " + rates + "  ")
 	}
 	b.WriteString(" " + fit(v.Skew, 9))
+	// A fixed-width column, so BURST stays aligned across producers.
+	if v.Aggregating {
+		b.WriteString(" " + st.Accent.S("KPL"))
+	} else if v.Bursting {
+		b.WriteString("    ")
+	}
 	if v.Bursting {
 		b.WriteString(" " + st.Warn.S("BURST"))
 	}

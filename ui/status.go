@@ -67,7 +67,8 @@ func (m Model) shortKeys() []key.Binding {
 			withHelp(k.Open, "enter", "record"), withHelp(k.Copy, "c", "copy"), withHelp(k.Split, "S", "split"), withHelp(k.RateUp, "+/-", "rate")}
 	case m.ctx.Focus == paneProducers:
 		keys = []key.Binding{withHelp(k.Up, "↑↓", "producer"), withHelp(k.RateUp, "+/-", "rate"), withHelp(k.Burst, "b", "burst"),
-			withHelp(k.Toggle, "space", "on/off"), withHelp(k.Skew, "K", "key skew"), withHelp(k.Pause, "p", "pause")}
+			withHelp(k.Toggle, "space", "on/off"), withHelp(k.Aggregate, "g", "KPL"), withHelp(k.Skew, "K", "key skew"),
+			withHelp(k.Pause, "p", "pause")}
 	case m.ctx.Focus == paneConsumers:
 		keys = []key.Binding{withHelp(k.Up, "↑↓", "select"), withHelp(k.StopWorker, "x", "stop worker"),
 			withHelp(k.AddPolling, "a/A", "polling"), withHelp(k.AddFanOut, "f/F", "fan-out"), withHelp(k.Mode, "m", "mode")}
