@@ -877,6 +877,14 @@ func (a *App) mayBeListed(id string) bool {
 	return ok
 }
 
+// isListed reports whether the last listing shows the shard.
+func (a *App) isListed(id string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, ok := a.listing[id]
+	return a.listed && ok
+}
+
 // listedShard returns the shard as last listed.
 func (a *App) listedShard(id string) (engine.Shard, bool) {
 	a.mu.Lock()

@@ -158,7 +158,15 @@ func (c *shardConsumer) waitForParents(parents []string) bool {
 				done = false
 				break
 			}
-			if (ok && !pl.Ended()) || (!ok && a.mayBeListed(p)) {
+			if ok && !pl.Ended() {
+				done = false
+				break
+			}
+			// A parent with no lease is gone only if a listing that already
+			// shows this child lacks it: a listing older than the child may
+			// predate the parent too (a merge of a shard born after it).
+			if !ok && (a.mayBeListed(p) || !a.isListed(c.id)) {
+				a.requestSync()
 				done = false
 				break
 			}
