@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"io"
 	"regexp"
 	"sort"
@@ -160,6 +161,16 @@ func (c *consumer) endSubscriptions(err *Error) {
 	for _, l := range c.links {
 		if l.active != nil {
 			l.active.end(err)
+		}
+	}
+}
+
+// closeSubscriptions ends the consumer's subscriptions that still stream
+// with ErrClosed. e.mu is held.
+func (c *consumer) closeSubscriptions() {
+	for _, l := range c.links {
+		if l.active != nil {
+			l.active.endLive(ErrClosed)
 		}
 	}
 }
@@ -518,7 +529,7 @@ type FanOutSubscription struct {
 	shardID   string
 	expires   time.Time
 	lastEvent time.Time
-	endErr    atomic.Pointer[Error]
+	endErr    atomic.Pointer[error]
 	paced     atomic.Int64 // how often Next has waited for the read budget
 }
 
@@ -526,7 +537,7 @@ type FanOutSubscription struct {
 // At most one call a second per consumer and shard (LimitExceededException);
 // another within 5 s of a success is refused (ResourceInUseException);
 // later, the new subscription takes over and the old one's Next returns
-// ResourceInUseException.
+// ResourceInUseException. Once the engine is closed it returns ErrClosed.
 func (e *Engine) SubscribeToShard(ctx context.Context, in SubscribeToShardInput) (*FanOutSubscription, error) {
 	var v validator
 	if v.required(in.ConsumerARN != "", "consumerARN") {
@@ -539,28 +550,77 @@ func (e *Engine) SubscribeToShard(ctx context.Context, in SubscribeToShardInput)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	now := e.clock.Now()
+	for {
+		e.mu.RLock()
+		now := e.clock.Now()
+		s, _, sh, err := e.fanOutTarget(in, now)
+		var st start
+		if err == nil {
+			// A bad starting position is refused before the call counts against
+			// the one-a-second budget, so the corrected retry is not throttled.
+			st, err = e.startAt("SubscribeToShard", s, sh, in.StartingPosition, now)
+		}
+		e.mu.RUnlock()
+		if err != nil {
+			return nil, err
+		}
+		// The seek runs without e.mu so it holds up no other call; what may
+		// have changed meanwhile is checked again in startFanOut.
+		if st.seek && e.seekHook != nil {
+			e.seekHook()
+		}
+		pos, err := e.resolve(st)
+		if err != nil {
+			return nil, err
+		}
+		fs, err := e.startFanOut(in, sh, pos)
+		if errors.Is(err, errShardReplaced) {
+			continue // the stream was re-created meanwhile: pos is another shard's
+		}
+		return fs, err
+	}
+}
+
+// errShardReplaced tells SubscribeToShard to resolve its position again.
+var errShardReplaced = errors.New("shard replaced")
+
+// fanOutTarget checks what a SubscribeToShard call names against the
+// engine's state. e.mu is held.
+func (e *Engine) fanOutTarget(in SubscribeToShardInput, now time.Time) (*stream, *consumer, *shard, error) {
+	if e.closed {
+		return nil, nil, nil, ErrClosed
+	}
 	s, c, err := e.findConsumer(ConsumerRef{ConsumerARN: in.ConsumerARN}, now)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	if st := s.status(now); st == StatusCreating {
-		return nil, e.notFound(s.name)
+		return nil, nil, nil, e.notFound(s.name)
 	}
 	if st := c.status(now); st != ConsumerActive {
-		return nil, newError(ResourceInUseException, "Consumer %s is not ACTIVE, instead in state %s.", in.ConsumerARN, st)
+		return nil, nil, nil, newError(ResourceInUseException, "Consumer %s is not ACTIVE, instead in state %s.", in.ConsumerARN, st)
 	}
 	sh := s.shardByID(in.ShardID)
 	if sh == nil {
-		return nil, e.shardNotFound(s.name, in.ShardID)
+		return nil, nil, nil, e.shardNotFound(s.name, in.ShardID)
 	}
-	// A bad starting position is refused before the call counts against
-	// the one-a-second budget, so the corrected retry is not throttled.
-	pos, err := e.position("SubscribeToShard", s, sh, in.StartingPosition, now)
+	return s, c, sh, nil
+}
+
+// startFanOut checks the call again (the engine may have closed, the
+// consumer gone or the shard expired since the position was resolved),
+// applies the call rate and takeover rules and starts the subscription at
+// pos on shard want.
+func (e *Engine) startFanOut(in SubscribeToShardInput, want *shard, pos uint64) (*FanOutSubscription, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.clock.Now()
+	s, c, sh, err := e.fanOutTarget(in, now)
 	if err != nil {
 		return nil, err
+	}
+	if sh != want {
+		return nil, errShardReplaced
 	}
 	link := c.link(sh.index)
 	if !link.calls.AllowN(now, 1) {
@@ -586,17 +646,18 @@ func (e *Engine) SubscribeToShard(ctx context.Context, in SubscribeToShardInput)
 // paces its push. It returns io.EOF once the subscription has expired, the
 // shard has ended (after the event carrying the child shards) or it was
 // closed; an *Error ResourceInUseException when another subscription took
-// over; ResourceNotFoundException when the consumer was deregistered.
+// over; ResourceNotFoundException when the consumer was deregistered;
+// ErrClosed when the engine was closed.
 func (fs *FanOutSubscription) Next(ctx context.Context) (SubscriptionEvent, error) {
 	e := fs.e
 	for {
 		if err := fs.endErr.Load(); err != nil {
-			return SubscriptionEvent{}, err
+			return SubscriptionEvent{}, *err
 		}
 		select {
 		case <-fs.sub.done:
 			if err := fs.endErr.Load(); err != nil {
-				return SubscriptionEvent{}, err
+				return SubscriptionEvent{}, *err
 			}
 			return SubscriptionEvent{}, io.EOF
 		default:
@@ -660,9 +721,23 @@ func (fs *FanOutSubscription) ExpiresAt() time.Time { return fs.expires }
 // end stops the subscription; Next returns err (io.EOF when nil).
 func (fs *FanOutSubscription) end(err *Error) {
 	if err != nil {
-		fs.endErr.CompareAndSwap(nil, err)
+		var e error = err
+		fs.endErr.CompareAndSwap(nil, &e)
 	}
 	fs.sub.detach(fs.sh)
+}
+
+// endLive stops the subscription with err unless it has ended already, so
+// one that finished by itself (closed, shard end) keeps returning io.EOF.
+func (fs *FanOutSubscription) endLive(err error) {
+	sh := fs.sh
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if _, ok := sh.subs[fs.sub]; ok {
+		fs.endErr.CompareAndSwap(nil, &err)
+		delete(sh.subs, fs.sub)
+		close(fs.sub.done)
+	}
 }
 
 // live reports whether the subscription still streams at now.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -439,4 +440,236 @@ func TestFanOutAcrossSplitEndsWithChildren(t *testing.T) {
 	// The children can be subscribed to at once (a different shard).
 	sub2 := env.subscribe(c.ConsumerARN, ev.ChildShards[1].ShardID, StartingPosition{Type: TrimHorizon})
 	sub2.Close()
+}
+
+// waitFor polls cond until it holds, failing the test after 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10 s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// clockWaited reports whether someone waits for the manual clock to move,
+// as a Next with nothing to deliver does.
+func clockWaited(c *ManualClock) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ch != nil
+}
+
+// within runs fn and fails the test if it does not return within 10 s.
+func within(t *testing.T, what string, fn func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- fn() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: blocked for 10 s", what)
+	}
+}
+
+func TestEngineCloseEndsFanOut(t *testing.T) {
+	env := newEnv(t, Options{})
+	env.create("s", 1)
+	c := env.register("app")
+	other := env.register("other")
+	const sh = "shardId-000000000000"
+	sub := env.subscribe(c.ConsumerARN, sh, StartingPosition{Type: TrimHorizon})
+	f := follow(sub)
+	finished := env.subscribe(other.ConsumerARN, sh, StartingPosition{Type: Latest})
+	finished.Close()
+
+	env.put("s", "k", "one")
+	env.put("s", "k", "two")
+	var got []string
+	for len(got) < 2 {
+		for _, r := range f.event(t).Records {
+			got = append(got, string(r.Data))
+		}
+	}
+	if len(got) != 2 || got[0] != "one" || got[1] != "two" {
+		t.Fatalf("records before close %v", got)
+	}
+	// Caught up, Next waits for a commit or the clock.
+	waitFor(t, "Next waiting", func() bool { return clockWaited(env.clock) })
+
+	start := time.Now()
+	if err := env.e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	err := f.end(t)
+	if !errors.Is(err, ErrClosed) || CodeOf(err) != "" {
+		t.Fatalf("after Close: %v, want ErrClosed and no Kinesis code", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("ended %v after Close", d)
+	}
+	if _, err := sub.Next(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Next again: %v", err)
+	}
+	// A subscription that had ended already keeps its own end.
+	if _, err := finished.Next(ctx); !errors.Is(err, io.EOF) {
+		t.Fatalf("closed subscription after engine Close: %v", err)
+	}
+	env.clock.Advance(SubscribeTakeover)
+	_, err = env.e.SubscribeToShard(ctx, SubscribeToShardInput{ConsumerARN: c.ConsumerARN, ShardID: sh, StartingPosition: StartingPosition{Type: Latest}})
+	if !errors.Is(err, ErrClosed) {
+		t.Fatalf("subscribe after Close: %v", err)
+	}
+}
+
+// pauseSeek makes SubscribeToShard stop before its storage seek: it
+// returns a channel that receives once a call got there, and a release.
+func pauseSeek(env *testEnv) (paused <-chan struct{}, release func()) {
+	p, r := make(chan struct{}, 1), make(chan struct{})
+	env.e.seekHook = func() {
+		p <- struct{}{}
+		<-r
+	}
+	var once sync.Once
+	return p, func() { once.Do(func() { close(r) }) }
+}
+
+func waitPaused(t *testing.T, paused <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-paused:
+	case <-time.After(10 * time.Second):
+		t.Fatal("SubscribeToShard never reached its seek")
+	}
+}
+
+// subscribeAsync runs SubscribeToShard in a goroutine.
+func (env *testEnv) subscribeAsync(in SubscribeToShardInput) <-chan error {
+	out := make(chan error, 1)
+	go func() {
+		fs, err := env.e.SubscribeToShard(ctx, in)
+		if err == nil {
+			f := follow(fs)
+			select {
+			case ev := <-f.events:
+				if len(ev.Records) == 0 {
+					err = fmt.Errorf("first event %+v has no records", ev)
+				}
+			case err = <-f.errs:
+			case <-time.After(10 * time.Second):
+				err = errors.New("no event within 10 s")
+			}
+			fs.Close()
+		}
+		out <- err
+	}()
+	return out
+}
+
+func result(t *testing.T, ch <-chan error) error {
+	t.Helper()
+	select {
+	case err := <-ch:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatal("SubscribeToShard did not return within 10 s")
+	}
+	return nil
+}
+
+func TestSubscribeSeeksWithoutEngineLock(t *testing.T) {
+	env := newEnv(t, Options{})
+	env.create("s", 1)
+	c := env.register("app")
+	const sh = "shardId-000000000000"
+	env.put("s", "k", "before")
+	paused, release := pauseSeek(env)
+	defer release()
+	in := SubscribeToShardInput{ConsumerARN: c.ConsumerARN, ShardID: sh, StartingPosition: StartingPosition{Type: TrimHorizon}}
+	res := env.subscribeAsync(in)
+	waitPaused(t, paused)
+	// While it is at its storage work, other calls go on.
+	within(t, "PutRecords", func() error {
+		out, err := env.e.PutRecords(ctx, PutRecordsInput{StreamRef: StreamRef{StreamName: "s"}, Records: []PutRecordsEntry{{Data: []byte("during"), PartitionKey: "k"}}})
+		if err == nil && out.FailedRecordCount != 0 {
+			err = fmt.Errorf("%d records failed", out.FailedRecordCount)
+		}
+		return err
+	})
+	within(t, "RegisterStreamConsumer", func() error { // takes e.mu exclusively
+		_, err := env.e.RegisterStreamConsumer(ctx, RegisterConsumerInput{StreamARN: streamARN, ConsumerName: "meanwhile"})
+		return err
+	})
+	within(t, "DescribeStreamSummary", func() error {
+		_, err := env.e.DescribeStreamSummary(ctx, StreamRef{StreamName: "s"})
+		return err
+	})
+	within(t, "GetRecords", func() error {
+		out, err := env.e.GetRecords(ctx, GetRecordsInput{ShardIterator: env.iter("s", sh, TrimHorizon, "", time.Time{})})
+		if err == nil && len(out.Records) != 2 {
+			err = fmt.Errorf("%d records, want 2", len(out.Records))
+		}
+		return err
+	})
+	release()
+	if err := result(t, res); err != nil {
+		t.Fatalf("paused subscription: %v", err)
+	}
+}
+
+func TestSubscribeRevalidatesAfterSeek(t *testing.T) {
+	const sh = "shardId-000000000000"
+	trim := StartingPosition{Type: TrimHorizon}
+
+	t.Run("takeover", func(t *testing.T) {
+		env := newEnv(t, Options{})
+		env.create("s", 1)
+		c := env.register("app")
+		env.put("s", "k", "x")
+		paused, release := pauseSeek(env)
+		defer release()
+		res := env.subscribeAsync(SubscribeToShardInput{ConsumerARN: c.ConsumerARN, ShardID: sh, StartingPosition: trim})
+		waitPaused(t, paused)
+		// Another call for the same consumer and shard gets in first (LATEST
+		// takes no seek); the paused one then counts as the second call.
+		first := env.subscribe(c.ConsumerARN, sh, StartingPosition{Type: Latest})
+		defer first.Close()
+		release()
+		wantCode(t, result(t, res), LimitExceededException)
+	})
+	t.Run("deregistered", func(t *testing.T) {
+		env := newEnv(t, Options{})
+		env.create("s", 1)
+		c := env.register("app")
+		env.put("s", "k", "x")
+		paused, release := pauseSeek(env)
+		defer release()
+		res := env.subscribeAsync(SubscribeToShardInput{ConsumerARN: c.ConsumerARN, ShardID: sh, StartingPosition: trim})
+		waitPaused(t, paused)
+		if err := env.e.DeregisterStreamConsumer(ctx, ConsumerRef{ConsumerARN: c.ConsumerARN}); err != nil {
+			t.Fatal(err)
+		}
+		release()
+		wantCode(t, result(t, res), ResourceNotFoundException)
+	})
+	t.Run("closed", func(t *testing.T) {
+		env := newEnv(t, Options{})
+		env.create("s", 1)
+		c := env.register("app")
+		env.put("s", "k", "x")
+		paused, release := pauseSeek(env)
+		defer release()
+		res := env.subscribeAsync(SubscribeToShardInput{ConsumerARN: c.ConsumerARN, ShardID: sh, StartingPosition: trim})
+		waitPaused(t, paused)
+		within(t, "Close", env.e.Close)
+		release()
+		if err := result(t, res); !errors.Is(err, ErrClosed) {
+			t.Fatalf("subscription started across Close: %v", err)
+		}
+	})
 }

@@ -107,6 +107,11 @@ type Engine struct {
 	// records hold it shared only while routing, never while waiting for disk.
 	mu      sync.RWMutex
 	streams map[string]*stream
+	closed  bool // Close has run; guarded by mu
+
+	// seekHook, when set by a test, runs in SubscribeToShard after e.mu is
+	// released and before the storage seek.
+	seekHook func()
 
 	events eventLog
 	tapsMu sync.RWMutex
@@ -160,9 +165,21 @@ func New(db *storage.DB, opts Options) (*Engine, error) {
 	return e, nil
 }
 
-// Close stops the background work. It does not close the store.
+// Close stops the background work and ends every SubscribeToShard
+// subscription with ErrClosed; later SubscribeToShard calls fail with it.
+// It does not close the store.
 func (e *Engine) Close() error {
 	e.once.Do(func() { close(e.stop) })
+	// Under the write lock, so a subscription being started either sees
+	// closed or is registered in time to be ended here.
+	e.mu.Lock()
+	e.closed = true
+	for _, s := range e.streams {
+		for _, c := range s.consumers {
+			c.closeSubscriptions()
+		}
+	}
+	e.mu.Unlock()
 	e.wg.Wait()
 	return nil
 }

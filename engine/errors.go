@@ -45,6 +45,11 @@ func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
 // Unwrap returns the underlying cause.
 func (e *Error) Unwrap() error { return e.Err }
 
+// ErrClosed is returned by SubscribeToShard, and by the Next of its
+// subscriptions, once the engine is closed. It is deliberately no Kinesis
+// error: nothing will change for a client that retries it.
+var ErrClosed = errors.New("engine is closed")
+
 func newError(code ErrorCode, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }

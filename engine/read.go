@@ -53,6 +53,27 @@ func validIteratorType(t IteratorType) bool {
 // position turns a starting position into the next position to read.
 // e.mu is held.
 func (e *Engine) position(op string, s *stream, sh *shard, p StartingPosition, now time.Time) (uint64, error) {
+	st, err := e.startAt(op, s, sh, p, now)
+	if err != nil {
+		return 0, err
+	}
+	return e.resolve(st)
+}
+
+// start is a starting position as far as the engine's state settles it:
+// pos, or when seek is set the first record that arrived at or after ms
+// (tip when there is none), which takes a storage read.
+type start struct {
+	pos  uint64
+	seek bool
+	ms   int64
+	tip  uint64
+	ref  storage.ShardRef
+}
+
+// startAt checks a starting position and resolves it without storage I/O.
+// e.mu is held.
+func (e *Engine) startAt(op string, s *stream, sh *shard, p StartingPosition, now time.Time) (start, error) {
 	sh.mu.Lock()
 	closed, ending, assigned := sh.closed, sh.endingPos, sh.nextPos-1
 	sh.mu.Unlock()
@@ -61,50 +82,58 @@ func (e *Engine) position(op string, s *stream, sh *shard, p StartingPosition, n
 		tip = ending + 1
 	}
 	cutoff := now.Add(-time.Duration(s.retention) * time.Hour).UnixMilli()
-	seek := func(ms int64) (uint64, error) {
-		pos, ok, err := e.db.SeekArrival(sh.ref, ms)
-		if err != nil {
-			return 0, internalError(err)
-		}
-		if !ok {
-			return tip, nil
-		}
-		return pos, nil
+	seek := func(ms int64) (start, error) {
+		return start{seek: true, ms: ms, tip: tip, ref: sh.ref}, nil
 	}
 	switch p.Type {
 	case TrimHorizon:
 		return seek(cutoff)
 	case Latest:
-		return tip, nil
+		return start{pos: tip}, nil
 	case AtTimestamp:
 		if p.Timestamp.IsZero() {
-			return 0, newError(InvalidArgumentException, "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.")
+			return start{}, newError(InvalidArgumentException, "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.")
 		}
 		return seek(max(p.Timestamp.UnixMilli(), cutoff))
 	case AtSequenceNumber, AfterSequenceNumber:
 		if p.SequenceNumber == "" {
-			return 0, newError(InvalidArgumentException, "Must specify StartingSequenceNumber for iterator of type %s.", p.Type)
+			return start{}, newError(InvalidArgumentException, "Must specify StartingSequenceNumber for iterator of type %s.", p.Type)
 		}
 		idx, pos, err := parseSeq(p.SequenceNumber)
 		if err != nil {
-			return 0, newError(InvalidArgumentException, "StartingSequenceNumber %s used in %s on shard %s in stream %s under account %s is invalid.", p.SequenceNumber, op, sh.id, s.name, e.opts.AccountID)
+			return start{}, newError(InvalidArgumentException, "StartingSequenceNumber %s used in %s on shard %s in stream %s under account %s is invalid.", p.SequenceNumber, op, sh.id, s.name, e.opts.AccountID)
 		}
 		if idx != sh.index {
-			return 0, newError(InvalidArgumentException, "Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard with %s", shardID(idx), sh.id)
+			return start{}, newError(InvalidArgumentException, "Invalid StartingSequenceNumber. It encodes %s, while it was used in a call to a shard with %s", shardID(idx), sh.id)
 		}
 		limit := assigned
 		if closed {
 			limit = ending
 		}
 		if pos > limit {
-			return 0, newError(InvalidArgumentException, "StartingSequenceNumber %s used in %s on shard %s in stream %s under account %s is invalid because it did not come from this stream.", p.SequenceNumber, op, sh.id, s.name, e.opts.AccountID)
+			return start{}, newError(InvalidArgumentException, "StartingSequenceNumber %s used in %s on shard %s in stream %s under account %s is invalid because it did not come from this stream.", p.SequenceNumber, op, sh.id, s.name, e.opts.AccountID)
 		}
 		if p.Type == AfterSequenceNumber {
 			pos++
 		}
-		return max(pos, 1), nil
+		return start{pos: max(pos, 1)}, nil
 	}
-	return 0, newError(InvalidArgumentException, "Unknown iterator type %s.", p.Type)
+	return start{}, newError(InvalidArgumentException, "Unknown iterator type %s.", p.Type)
+}
+
+// resolve does a start's storage read, if it needs one. e.mu need not be held.
+func (e *Engine) resolve(st start) (uint64, error) {
+	if !st.seek {
+		return st.pos, nil
+	}
+	pos, ok, err := e.db.SeekArrival(st.ref, st.ms)
+	if err != nil {
+		return 0, internalError(err)
+	}
+	if !ok {
+		return st.tip, nil
+	}
+	return pos, nil
 }
 
 // GetRecords reads records from an iterator's position.
