@@ -184,28 +184,40 @@ func TestRestartFromCheckpoint(t *testing.T) {
 }
 
 func TestRestartMidwayRedeliversAtMostLastBatch(t *testing.T) {
-	f := newFakeSource(testStream)
-	total := lineage(f)
-	cps := NewMemoryCheckpoints()
-	col1 := newCollector()
-	ctx, cancel := context.WithCancel(context.Background())
-	col1.onProcess = func(n int) {
-		if n >= total/3 {
-			cancel()
+	var (
+		f            *fakeSource
+		total, first int
+		cps          *MemoryCheckpoints
+		col1         *collector
+	)
+	// The stop is asynchronous: now and then every reader delivers its
+	// last batches before it lands, leaving nothing for a second run. Such
+	// a run is not the case under test, so set it up again.
+	for attempt := 0; attempt < 5 && (first == 0 || first >= total); attempt++ {
+		f = newFakeSource(testStream)
+		total = lineage(f)
+		cps = NewMemoryCheckpoints()
+		col1 = newCollector()
+		ctx, cancel := context.WithCancel(context.Background())
+		col1.onProcess = func(n int) {
+			if n >= total/3 {
+				cancel()
+			}
 		}
-	}
-	app1 := NewApp("app", testStream, col1, f, cps, testConfig())
-	done := make(chan struct{})
-	go func() { _ = app1.Run(ctx); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
+		app1 := NewApp("app", testStream, col1, f, cps, testConfig())
+		done := make(chan struct{})
+		go func() { _ = app1.Run(ctx); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cancel()
+			t.Fatal("first run did not stop")
+		}
 		cancel()
-		t.Fatal("first run did not stop")
+		first = col1.distinct()
 	}
-	first := col1.distinct()
 	if first == 0 || first >= total {
-		t.Fatalf("first run delivered %d of %d records; want part of them", first, total)
+		t.Fatalf("first run delivered %d of %d records in 5 tries; want part of them", first, total)
 	}
 
 	col2 := newCollector()
