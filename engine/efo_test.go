@@ -624,17 +624,22 @@ func TestSubscribeSeeksWithoutEngineLock(t *testing.T) {
 
 func TestSubscribeRevalidatesAfterSeek(t *testing.T) {
 	const sh = "shardId-000000000000"
-	trim := StartingPosition{Type: TrimHorizon}
-
-	t.Run("takeover", func(t *testing.T) {
-		env := newEnv(t, Options{})
+	// pausedSubscribe starts a TRIM_HORIZON subscribe on a one-shard stream
+	// and returns once it is paused between the lock and its seek.
+	pausedSubscribe := func(t *testing.T) (env *testEnv, c Consumer, res <-chan error, release func()) {
+		env = newEnv(t, Options{})
 		env.create("s", 1)
-		c := env.register("app")
+		c = env.register("app")
 		env.put("s", "k", "x")
 		paused, release := pauseSeek(env)
-		defer release()
-		res := env.subscribeAsync(SubscribeToShardInput{ConsumerARN: c.ConsumerARN, ShardID: sh, StartingPosition: trim})
+		t.Cleanup(release)
+		res = env.subscribeAsync(SubscribeToShardInput{ConsumerARN: c.ConsumerARN, ShardID: sh, StartingPosition: StartingPosition{Type: TrimHorizon}})
 		waitPaused(t, paused)
+		return env, c, res, release
+	}
+
+	t.Run("takeover", func(t *testing.T) {
+		env, c, res, release := pausedSubscribe(t)
 		// Another call for the same consumer and shard gets in first (LATEST
 		// takes no seek); the paused one then counts as the second call.
 		first := env.subscribe(c.ConsumerARN, sh, StartingPosition{Type: Latest})
@@ -643,14 +648,7 @@ func TestSubscribeRevalidatesAfterSeek(t *testing.T) {
 		wantCode(t, result(t, res), LimitExceededException)
 	})
 	t.Run("deregistered", func(t *testing.T) {
-		env := newEnv(t, Options{})
-		env.create("s", 1)
-		c := env.register("app")
-		env.put("s", "k", "x")
-		paused, release := pauseSeek(env)
-		defer release()
-		res := env.subscribeAsync(SubscribeToShardInput{ConsumerARN: c.ConsumerARN, ShardID: sh, StartingPosition: trim})
-		waitPaused(t, paused)
+		env, c, res, release := pausedSubscribe(t)
 		if err := env.e.DeregisterStreamConsumer(ctx, ConsumerRef{ConsumerARN: c.ConsumerARN}); err != nil {
 			t.Fatal(err)
 		}
@@ -658,14 +656,7 @@ func TestSubscribeRevalidatesAfterSeek(t *testing.T) {
 		wantCode(t, result(t, res), ResourceNotFoundException)
 	})
 	t.Run("closed", func(t *testing.T) {
-		env := newEnv(t, Options{})
-		env.create("s", 1)
-		c := env.register("app")
-		env.put("s", "k", "x")
-		paused, release := pauseSeek(env)
-		defer release()
-		res := env.subscribeAsync(SubscribeToShardInput{ConsumerARN: c.ConsumerARN, ShardID: sh, StartingPosition: trim})
-		waitPaused(t, paused)
+		env, _, res, release := pausedSubscribe(t)
 		within(t, "Close", env.e.Close)
 		release()
 		if err := result(t, res); !errors.Is(err, ErrClosed) {
