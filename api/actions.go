@@ -143,6 +143,7 @@ type streamDescriptionSummary struct {
 	OpenShardCount          int               `json:"OpenShardCount"`
 	ConsumerCount           int               `json:"ConsumerCount"`
 	MaxRecordSizeInKiB      int               `json:"MaxRecordSizeInKiB,omitempty"`
+	WarmThroughput          *warmThroughput   `json:"WarmThroughput,omitempty"`
 }
 
 type streamSummary struct {
@@ -303,7 +304,7 @@ func describeStream(ctx context.Context, e *engine.Engine, in object) (any, erro
 		StreamName: d.StreamName, StreamARN: d.StreamARN, StreamStatus: string(d.StreamStatus),
 		StreamModeDetails: streamModeDetails{StreamMode: string(d.StreamMode)},
 		Shards:            toShards(d.Shards), HasMoreShards: d.HasMoreShards, RetentionPeriodHours: d.RetentionPeriodHours,
-		StreamCreationTimestamp: wireTime(d.StreamCreation), EnhancedMonitoring: noMonitoring(), EncryptionType: d.EncryptionType,
+		StreamCreationTimestamp: wireTime(d.StreamCreation), EnhancedMonitoring: monitoring(d.EnhancedMonitoring), EncryptionType: d.EncryptionType,
 	}}, nil
 }
 
@@ -322,8 +323,9 @@ func describeStreamSummary(ctx context.Context, e *engine.Engine, in object) (an
 		StreamName: s.StreamName, StreamARN: s.StreamARN, StreamStatus: string(s.StreamStatus),
 		StreamModeDetails:    streamModeDetails{StreamMode: string(s.StreamMode)},
 		RetentionPeriodHours: s.RetentionPeriodHours, StreamCreationTimestamp: wireTime(s.StreamCreation),
-		EnhancedMonitoring: noMonitoring(), EncryptionType: s.EncryptionType,
+		EnhancedMonitoring: monitoring(s.EnhancedMonitoring), EncryptionType: s.EncryptionType,
 		OpenShardCount: s.OpenShardCount, ConsumerCount: s.ConsumerCount, MaxRecordSizeInKiB: s.MaxRecordSizeInKiB,
+		WarmThroughput: toWarmThroughput(s.WarmThroughput),
 	}}, nil
 }
 

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -174,6 +175,7 @@ func (e *Engine) DescribeStream(ctx context.Context, in DescribeStreamInput) (St
 	out := StreamDescription{
 		StreamName: s.name, StreamARN: e.arn(s.name), StreamStatus: s.status(e.clock.Now()), StreamMode: s.mode,
 		RetentionPeriodHours: s.retention, StreamCreation: s.created, EncryptionType: "NONE",
+		EnhancedMonitoring: nonNil(slices.Clone(s.metrics)),
 	}
 	for _, sh := range s.shards {
 		if in.ExclusiveStartShardID != "" && sh.id <= in.ExclusiveStartShardID {
@@ -205,7 +207,8 @@ func (e *Engine) DescribeStreamSummary(ctx context.Context, ref StreamRef) (Stre
 	return StreamSummary{
 		StreamName: s.name, StreamARN: e.arn(s.name), StreamStatus: s.status(e.clock.Now()), StreamMode: s.mode,
 		RetentionPeriodHours: s.retention, StreamCreation: s.created, EncryptionType: "NONE",
-		OpenShardCount: open, ConsumerCount: e.consumerCount(s), MaxRecordSizeInKiB: MaxRecordBytes >> 10,
+		OpenShardCount: open, ConsumerCount: e.consumerCount(s), MaxRecordSizeInKiB: s.recordSizeKiB(),
+		EnhancedMonitoring: nonNil(slices.Clone(s.metrics)), WarmThroughput: s.warmThroughput(),
 	}, nil
 }
 
@@ -471,12 +474,15 @@ func (e *Engine) UpdateStreamMode(ctx context.Context, in UpdateStreamModeInput)
 			return newError(LimitExceededException, "This request would exceed the limit of %d on-demand streams for account %s.", OnDemandStreamLimit, e.opts.AccountID)
 		}
 	}
-	old := s.mode
+	old, oldWarm := s.mode, s.warmMiBps
 	s.mode = in.Mode
+	if in.Mode == ModeProvisioned {
+		s.warmMiBps = 0 // warm throughput is an ON_DEMAND setting
+	}
 	s.modeSwitches = append(s.modeSwitches, now)
 	s.updatingUntil = now.Add(e.opts.UpdateDelay)
 	if err := e.saveStream(s); err != nil {
-		s.mode = old
+		s.mode, s.warmMiBps = old, oldWarm
 		return err
 	}
 	e.event(EventMode, s.name, "", "capacity mode of %s changed from %s to %s", s.name, old, in.Mode)

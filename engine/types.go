@@ -88,6 +88,8 @@ type StreamDescription struct {
 	RetentionPeriodHours int
 	StreamCreation       time.Time
 	EncryptionType       string
+	// EnhancedMonitoring lists the shard-level metrics turned on.
+	EnhancedMonitoring []string
 }
 
 // DescribeStreamInput is the input of DescribeStream.
@@ -109,6 +111,10 @@ type StreamSummary struct {
 	OpenShardCount       int
 	ConsumerCount        int
 	MaxRecordSizeInKiB   int
+	// EnhancedMonitoring lists the shard-level metrics turned on.
+	EnhancedMonitoring []string
+	// WarmThroughput is set for ON_DEMAND streams.
+	WarmThroughput *WarmThroughput
 }
 
 // ListStreamsInput is the input of ListStreams.
