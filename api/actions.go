@@ -271,10 +271,9 @@ func createStream(ctx context.Context, e *engine.Engine, in object) (any, error)
 	args.ShardCount, _ = in.integer("ShardCount")
 	args.Mode = in.mode(false)
 	args.Tags = in.stringMap("Tags")
-	// Accepted and type-checked; the engine has fixed values for these.
-	in.integer("MaxRecordSizeInKiB")
+	args.MaxRecordSizeInKiB, args.WarmThroughputMiBps = createSettings(in)
+	// Accepted and type-checked; the engine has a fixed value for it.
 	in.str("RecordDistributionStrategy")
-	in.integer("WarmThroughputMiBps")
 	if err := in.done(); err != nil {
 		return nil, err
 	}
@@ -563,7 +562,7 @@ func updateStreamMode(ctx context.Context, e *engine.Engine, in object) (any, er
 	in.str("StreamId")
 	args := engine.UpdateStreamModeInput{StreamARN: in.nonEmpty("StreamARN")}
 	args.Mode = in.mode(true)
-	in.integer("WarmThroughputMiBps")
+	args.WarmThroughputMiBps, _ = in.integer("WarmThroughputMiBps")
 	if err := in.done(); err != nil {
 		return nil, err
 	}

@@ -81,6 +81,18 @@ var (
 	disableEnhancedMonitoring = monitoringAction(false)
 )
 
+// createSettings reads CreateStream's MaxRecordSizeInKiB and
+// WarmThroughputMiBps. The engine takes 0 for "not given", so a record
+// size of 0 that was sent is reported here.
+func createSettings(in object) (maxRecordKiB, warmMiBps int) {
+	maxRecordKiB, sent := in.integer("MaxRecordSizeInKiB")
+	if sent && maxRecordKiB == 0 {
+		in.problem("'0'", "MaxRecordSizeInKiB", "Member must have value greater than or equal to 1024")
+	}
+	warmMiBps, _ = in.integer("WarmThroughputMiBps")
+	return maxRecordKiB, warmMiBps
+}
+
 func updateMaxRecordSize(ctx context.Context, e *engine.Engine, in object) (any, error) {
 	in.str("StreamId")
 	args := engine.UpdateMaxRecordSizeInput{StreamARN: in.nonEmpty("StreamARN")}

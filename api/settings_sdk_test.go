@@ -125,6 +125,27 @@ func TestSDKWarmThroughputAndAccountSettings(t *testing.T) {
 		t.Fatalf("summary: %+v", s.StreamDescriptionSummary)
 	}
 
+	// CreateStream and UpdateStreamMode take warm throughput and the record size too.
+	if _, err := env.c.CreateStream(bg, &kinesis.CreateStreamInput{StreamName: aws.String("od2"), StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeOnDemand},
+		WarmThroughputMiBps: aws.Int32(6), MaxRecordSizeInKiB: aws.Int32(10240)}); err != nil {
+		t.Fatal(err)
+	}
+	s, err = env.c.DescribeStreamSummary(bg, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("od2")})
+	if err != nil || aws.ToInt32(s.StreamDescriptionSummary.OpenShardCount) != 6 || aws.ToInt32(s.StreamDescriptionSummary.MaxRecordSizeInKiB) != 10240 {
+		t.Fatalf("created with settings: %+v %v", s, err)
+	}
+	_, err = env.c.CreateStream(bg, &kinesis.CreateStreamInput{StreamName: aws.String("p"), ShardCount: aws.Int32(1), MaxRecordSizeInKiB: aws.Int32(0)})
+	wantErr[*types.ValidationException](t, err, "1 validation error detected: Value '0' at 'maxRecordSizeInKiB' failed to satisfy constraint: Member must have value greater than or equal to 1024")
+	env.create("p", 1)
+	if _, err := env.c.UpdateStreamMode(bg, &kinesis.UpdateStreamModeInput{StreamARN: aws.String("arn:aws:kinesis:us-east-1:000000000000:stream/p"),
+		StreamModeDetails: &types.StreamModeDetails{StreamMode: types.StreamModeOnDemand}, WarmThroughputMiBps: aws.Int32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	s, err = env.c.DescribeStreamSummary(bg, &kinesis.DescribeStreamSummaryInput{StreamName: aws.String("p")})
+	if wt := s.StreamDescriptionSummary.WarmThroughput; err != nil || wt == nil || aws.ToInt32(wt.TargetMiBps) != 2 || aws.ToInt32(wt.CurrentMiBps) != 2 {
+		t.Fatalf("switched with warm throughput: %+v %v", s, err)
+	}
+
 	env.clock.Advance(time.Hour)
 	u, err = env.c.UpdateAccountSettings(bg, &kinesis.UpdateAccountSettingsInput{MinimumThroughputBillingCommitment: &types.MinimumThroughputBillingCommitmentInput{Status: types.MinimumThroughputBillingCommitmentInputStatusDisabled}})
 	if err != nil || u.MinimumThroughputBillingCommitment.Status != types.MinimumThroughputBillingCommitmentOutputStatusEnabledUntilEarliestAllowedEnd ||

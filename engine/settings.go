@@ -255,8 +255,43 @@ func checkRecordSizes(s *stream, entries []PutRecordsEntry) error {
 // ---- Warm throughput.
 
 // warmShards is how many open shards the stream's warm throughput needs.
-func (s *stream) warmShards() int {
-	return (s.warmMiBps*(1<<20) + ShardWriteBytesPerSec - 1) / ShardWriteBytesPerSec
+func (s *stream) warmShards() int { return warmShards(s.warmMiBps) }
+
+// warmShards is how many open shards take mibps: 1 MiB/s each.
+func warmShards(mibps int) int {
+	return (mibps*(1<<20) + ShardWriteBytesPerSec - 1) / ShardWriteBytesPerSec
+}
+
+// checkCreateSettings checks CreateStream's record size and warm throughput.
+func checkCreateSettings(v *validator, in CreateStreamInput) {
+	if in.MaxRecordSizeInKiB != 0 {
+		v.intRange(in.MaxRecordSizeInKiB, "maxRecordSizeInKiB", DefaultMaxRecordSizeKiB, MaxMaxRecordSizeKiB)
+	}
+	v.intRange(in.WarmThroughputMiBps, "warmThroughputMiBps", 0, 1<<31-1)
+}
+
+// checkWarmAtCreate refuses warm throughput on a stream that cannot have
+// it, as UpdateStreamWarmThroughput does. e.mu is held.
+func (e *Engine) checkWarmAtCreate(in CreateStreamInput, mode StreamMode, now time.Time) error {
+	if in.WarmThroughputMiBps == 0 {
+		return nil
+	}
+	return e.checkWarm(in.StreamName, mode, in.WarmThroughputMiBps, now)
+}
+
+// checkWarm is what warm throughput needs: an ON_DEMAND stream, the
+// account's commitment, and at most MaxWarmThroughputMiBps. e.mu is held.
+func (e *Engine) checkWarm(name string, mode StreamMode, mibps int, now time.Time) error {
+	if mode != ModeOnDemand {
+		return newError(InvalidArgumentException, "Warm throughput is only supported for streams in ON_DEMAND mode; stream %s under account %s is %s.", name, e.opts.AccountID, mode)
+	}
+	if e.account.commitment(now).Status == CommitmentDisabled {
+		return newError(InvalidArgumentException, "Warm throughput requires the account's MinimumThroughputBillingCommitment to be ENABLED; account %s has it DISABLED.", e.opts.AccountID)
+	}
+	if mibps > MaxWarmThroughputMiBps {
+		return newError(InvalidArgumentException, "Requested warm throughput %d MiBps for stream %s exceeds the maximum of %d MiBps.", mibps, name, MaxWarmThroughputMiBps)
+	}
+	return nil
 }
 
 // warmThroughput reports an ON_DEMAND stream's warm throughput; nil for
@@ -293,14 +328,8 @@ func (e *Engine) UpdateStreamWarmThroughput(ctx context.Context, in UpdateStream
 		return UpdateStreamWarmThroughputOutput{}, err
 	}
 	now := e.clock.Now()
-	if s.mode != ModeOnDemand {
-		return UpdateStreamWarmThroughputOutput{}, newError(InvalidArgumentException, "Warm throughput is only supported for streams in ON_DEMAND mode; stream %s under account %s is %s.", s.name, e.opts.AccountID, s.mode)
-	}
-	if st := e.account.commitment(now).Status; st == CommitmentDisabled {
-		return UpdateStreamWarmThroughputOutput{}, newError(InvalidArgumentException, "Warm throughput requires the account's MinimumThroughputBillingCommitment to be ENABLED; account %s has it DISABLED.", e.opts.AccountID)
-	}
-	if in.WarmThroughputMiBps > MaxWarmThroughputMiBps {
-		return UpdateStreamWarmThroughputOutput{}, newError(InvalidArgumentException, "Requested warm throughput %d MiBps for stream %s exceeds the maximum of %d MiBps.", in.WarmThroughputMiBps, s.name, MaxWarmThroughputMiBps)
+	if err := e.checkWarm(s.name, s.mode, in.WarmThroughputMiBps, now); err != nil {
+		return UpdateStreamWarmThroughputOutput{}, err
 	}
 	before := *s.warmThroughput()
 	old := s.warmMiBps

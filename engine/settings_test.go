@@ -270,3 +270,40 @@ func snapStream(env *testEnv, name string) *StreamSnapshot {
 	snap := env.e.Snapshot()
 	return snap.Stream(name)
 }
+
+func TestCreateStreamAndModeSwitchSettings(t *testing.T) {
+	env := newEnv(t, Options{DisableLimits: true})
+	// The record size at creation, checked like UpdateMaxRecordSize's.
+	wantCode(t, env.e.CreateStream(ctx, CreateStreamInput{StreamName: "s", ShardCount: 1, MaxRecordSizeInKiB: 512}), ValidationException)
+	if err := env.e.CreateStream(ctx, CreateStreamInput{StreamName: "s", ShardCount: 1, MaxRecordSizeInKiB: 2048}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.e.PutRecord(ctx, PutRecordInput{StreamRef: StreamRef{StreamName: "s"}, PartitionKey: "k", Data: make([]byte, 2<<20)}); err != nil {
+		t.Fatalf("2 MiB record: %v", err)
+	}
+	// Warm throughput at creation needs ON_DEMAND and the commitment, and
+	// then starts with the shards it needs.
+	wantCode(t, env.e.CreateStream(ctx, CreateStreamInput{StreamName: "od", Mode: ModeOnDemand, WarmThroughputMiBps: 12}), InvalidArgumentException)
+	env.e.UpdateAccountSettings(ctx, UpdateAccountSettingsInput{CommitmentGiven: true, Status: CommitmentEnabled})
+	wantCode(t, env.e.CreateStream(ctx, CreateStreamInput{StreamName: "p", ShardCount: 1, WarmThroughputMiBps: 12}), InvalidArgumentException)
+	wantCode(t, env.e.CreateStream(ctx, CreateStreamInput{StreamName: "od", Mode: ModeOnDemand, WarmThroughputMiBps: -1}), ValidationException)
+	if err := env.e.CreateStream(ctx, CreateStreamInput{StreamName: "od", Mode: ModeOnDemand, WarmThroughputMiBps: 12}); err != nil {
+		t.Fatal(err)
+	}
+	if sh := env.shards("od"); len(sh) != 12 {
+		t.Fatalf("%d shards, want 12 even ones for 12 MiB/s", len(sh))
+	}
+	// Switching to ON_DEMAND may set it too; to PROVISIONED drops it.
+	wantCode(t, env.e.UpdateStreamMode(ctx, UpdateStreamModeInput{StreamARN: env.e.arn("s"), Mode: ModeOnDemand, WarmThroughputMiBps: MaxWarmThroughputMiBps + 1}), InvalidArgumentException)
+	if err := env.e.UpdateStreamMode(ctx, UpdateStreamModeInput{StreamARN: env.e.arn("s"), Mode: ModeOnDemand, WarmThroughputMiBps: 3}); err != nil {
+		t.Fatal(err)
+	}
+	env.reopen()
+	d, _ := env.e.DescribeStreamSummary(ctx, StreamRef{StreamName: "s"})
+	if d.MaxRecordSizeInKiB != 2048 || d.WarmThroughput == nil || *d.WarmThroughput != (WarmThroughput{TargetMiBps: 3, CurrentMiBps: 3}) {
+		t.Fatalf("after the switch: %d KiB, %+v", d.MaxRecordSizeInKiB, d.WarmThroughput)
+	}
+	if d, _ := env.e.DescribeStreamSummary(ctx, StreamRef{StreamName: "od"}); *d.WarmThroughput != (WarmThroughput{TargetMiBps: 12, CurrentMiBps: 12}) {
+		t.Fatalf("od: %+v", d.WarmThroughput)
+	}
+}

@@ -75,6 +75,11 @@ type CreateStreamInput struct {
 	ShardCount int
 	Mode       StreamMode // "" means PROVISIONED
 	Tags       map[string]string
+	// MaxRecordSizeInKiB is the record size limit, 1024–10240; 0 means 1024.
+	MaxRecordSizeInKiB int
+	// WarmThroughputMiBps is an ON_DEMAND stream's warm throughput (see
+	// UpdateStreamWarmThroughput); 0 means none.
+	WarmThroughputMiBps int
 }
 
 // StreamDescription is the output of DescribeStream.
@@ -288,6 +293,9 @@ type UpdateShardCountOutput struct {
 type UpdateStreamModeInput struct {
 	StreamARN string
 	Mode      StreamMode
+	// WarmThroughputMiBps, only with ON_DEMAND, sets the warm throughput
+	// as UpdateStreamWarmThroughput does; 0 means none.
+	WarmThroughputMiBps int
 }
 
 // RetentionInput is the input of IncreaseStreamRetentionPeriod and
