@@ -57,7 +57,11 @@ func (t taggable) tags() map[string]string {
 // that takes changes: an ACTIVE stream, a consumer not being deleted.
 // e.mu is held.
 func (e *Engine) resource(arn string, change bool) (taggable, error) {
-	if strings.Contains(arn, "/consumer/") {
+	_, path, _ := strings.Cut(arn, ":stream/")
+	if strings.Contains(path, "/consumer/") {
+		if !consumerARNPattern.MatchString(arn) {
+			return taggable{}, newError(InvalidArgumentException, "ResourceARN %s is neither a stream ARN nor a consumer ARN.", arn)
+		}
 		now := e.clock.Now()
 		s, c, err := e.findConsumer(ConsumerRef{ConsumerARN: arn}, now)
 		if err != nil {
@@ -67,6 +71,9 @@ func (e *Engine) resource(arn string, change bool) (taggable, error) {
 			return taggable{}, newError(ResourceInUseException, "Consumer %s under stream %s under account %s is DELETING.", c.name, s.name, e.opts.AccountID)
 		}
 		return taggable{s: s, c: c, what: "consumer " + c.name + " of stream " + s.name}, nil
+	}
+	if strings.Contains(path, "/") || !arnPattern.MatchString(arn) {
+		return taggable{}, newError(InvalidArgumentException, "ResourceARN %s is neither a stream ARN nor a consumer ARN.", arn)
 	}
 	ref := StreamRef{StreamARN: arn}
 	var s *stream

@@ -40,6 +40,10 @@ func TestTagResource(t *testing.T) {
 	wantCode(t, env.e.TagResource(ctx, TagResourceInput{ResourceARN: missing, Tags: map[string]string{"aws:x": "y"}}), InvalidArgumentException)
 	wantCode(t, env.e.TagResource(ctx, TagResourceInput{ResourceARN: missing, Tags: map[string]string{"a": "b"}}), ResourceNotFoundException)
 	wantCode(t, env.e.TagResource(ctx, TagResourceInput{ResourceARN: streamARN + "/consumer/other:1", Tags: map[string]string{"a": "b"}}), ResourceNotFoundException)
+	for _, odd := range []string{streamARN + "/consumer/app", streamARN + "/other", streamARN + "/consumer/", "arn:aws:kinesis:us-east-1:000000000000:x/stream/s"} {
+		_, err := env.e.ListTagsForResource(ctx, odd)
+		wantCode(t, err, InvalidArgumentException)
+	}
 
 	// A stream's ARN tags the same tags AddTagsToStream does.
 	if err := env.e.AddTagsToStream(ctx, AddTagsInput{StreamRef: StreamRef{StreamName: "s"}, Tags: map[string]string{"env": "dev"}}); err != nil {
