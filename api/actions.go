@@ -38,6 +38,16 @@ var actions = map[string]action{
 	"DescribeStreamConsumer":        describeStreamConsumer,
 	"ListStreamConsumers":           listStreamConsumers,
 	"SubscribeToShard":              subscribeToShard,
+	// settings.go
+	"EnableEnhancedMonitoring":   enableEnhancedMonitoring,
+	"DisableEnhancedMonitoring":  disableEnhancedMonitoring,
+	"UpdateMaxRecordSize":        updateMaxRecordSize,
+	"UpdateStreamWarmThroughput": updateStreamWarmThroughput,
+	"DescribeAccountSettings":    describeAccountSettings,
+	"UpdateAccountSettings":      updateAccountSettings,
+	"TagResource":                tagResource,
+	"UntagResource":              untagResource,
+	"ListTagsForResource":        listTagsForResource,
 }
 
 // Actions returns the names of the actions the handler serves.

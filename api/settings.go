@@ -9,23 +9,7 @@ import (
 
 // The actions of engine/settings.go and engine/tagging.go: enhanced
 // monitoring, record size, warm throughput, account settings and ARN-based
-// tagging. They join the actions map in init so that actions.go, which
-// others edit too, keeps its one table.
-func init() {
-	for name, act := range map[string]action{
-		"EnableEnhancedMonitoring":   enableEnhancedMonitoring,
-		"DisableEnhancedMonitoring":  disableEnhancedMonitoring,
-		"UpdateMaxRecordSize":        updateMaxRecordSize,
-		"UpdateStreamWarmThroughput": updateStreamWarmThroughput,
-		"DescribeAccountSettings":    describeAccountSettings,
-		"UpdateAccountSettings":      updateAccountSettings,
-		"TagResource":                tagResource,
-		"UntagResource":              untagResource,
-		"ListTagsForResource":        listTagsForResource,
-	} {
-		actions[name] = act
-	}
-}
+// tagging.
 
 // monitoring is what DescribeStream(Summary) report in EnhancedMonitoring:
 // one entry with the metrics on, an empty list when none is.
