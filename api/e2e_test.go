@@ -44,7 +44,9 @@ func TestEndToEndAWSCLIAndBoto3(t *testing.T) {
 				}
 				t.Skipf("%s is not installed", c.name)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			// Generous: each CLI call starts a Python, which takes seconds on
+			// two busy cores; 90 s killed e2e.sh midway under -race ./....
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, c.command[0], c.command[1:]...)
 			start := time.Now()
