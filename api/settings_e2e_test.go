@@ -18,6 +18,7 @@ func TestEndToEndSettings(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the AWS CLI takes a while to start")
 	}
+	t.Parallel() // alongside TestEndToEndAWSCLIAndBoto3: mostly waiting for Python to start
 	python := os.Getenv("SHARDSCOPE_PYTHON")
 	if python == "" {
 		python = "python3"
