@@ -72,8 +72,8 @@ var squeeze = []struct {
 	id   string
 	drop bool
 }{
-	{"thr", false}, {"ret", false}, {"em", false}, {"rec", false}, {"warm", false}, {"rec", true}, {"limits", true}, {"sync", true}, {"out", true}, {"shards", false},
-	{"in", false}, {"up", true}, {"ret", true}, {"cap", false}, {"alt", false}, {"cost", false},
+	{"thr", false}, {"ret", false}, {"limits", true}, {"sync", true}, {"out", true}, {"em", false}, {"rec", false}, {"warm", false},
+	{"shards", false}, {"in", false}, {"rec", true}, {"up", true}, {"ret", true}, {"cap", false}, {"alt", false}, {"cost", false},
 	{"mode", false}, {"scale", false}, {"streams", false}, {"shards", true}, {"em", true}, {"warm", true}, {"lapse", false}, {"brand", false},
 	{"lapse", true}, {"status", true}, {"in", true}, {"alt", true}, {"scale", true}, {"streams", true},
 	{"cap", true}, {"cost", true}, {"mode", true},
