@@ -38,6 +38,16 @@ var actions = map[string]action{
 	"DescribeStreamConsumer":        describeStreamConsumer,
 	"ListStreamConsumers":           listStreamConsumers,
 	"SubscribeToShard":              subscribeToShard,
+	// settings.go
+	"EnableEnhancedMonitoring":   enableEnhancedMonitoring,
+	"DisableEnhancedMonitoring":  disableEnhancedMonitoring,
+	"UpdateMaxRecordSize":        updateMaxRecordSize,
+	"UpdateStreamWarmThroughput": updateStreamWarmThroughput,
+	"DescribeAccountSettings":    describeAccountSettings,
+	"UpdateAccountSettings":      updateAccountSettings,
+	"TagResource":                tagResource,
+	"UntagResource":              untagResource,
+	"ListTagsForResource":        listTagsForResource,
 }
 
 // Actions returns the names of the actions the handler serves.
@@ -143,6 +153,7 @@ type streamDescriptionSummary struct {
 	OpenShardCount          int               `json:"OpenShardCount"`
 	ConsumerCount           int               `json:"ConsumerCount"`
 	MaxRecordSizeInKiB      int               `json:"MaxRecordSizeInKiB,omitempty"`
+	WarmThroughput          *warmThroughput   `json:"WarmThroughput,omitempty"`
 }
 
 type streamSummary struct {
@@ -270,10 +281,9 @@ func createStream(ctx context.Context, e *engine.Engine, in object) (any, error)
 	args.ShardCount, _ = in.integer("ShardCount")
 	args.Mode = in.mode(false)
 	args.Tags = in.stringMap("Tags")
-	// Accepted and type-checked; the engine has fixed values for these.
-	in.integer("MaxRecordSizeInKiB")
+	args.MaxRecordSizeInKiB, args.WarmThroughputMiBps = createSettings(in)
+	// Accepted and type-checked; the engine has a fixed value for it.
 	in.str("RecordDistributionStrategy")
-	in.integer("WarmThroughputMiBps")
 	if err := in.done(); err != nil {
 		return nil, err
 	}
@@ -303,7 +313,7 @@ func describeStream(ctx context.Context, e *engine.Engine, in object) (any, erro
 		StreamName: d.StreamName, StreamARN: d.StreamARN, StreamStatus: string(d.StreamStatus),
 		StreamModeDetails: streamModeDetails{StreamMode: string(d.StreamMode)},
 		Shards:            toShards(d.Shards), HasMoreShards: d.HasMoreShards, RetentionPeriodHours: d.RetentionPeriodHours,
-		StreamCreationTimestamp: wireTime(d.StreamCreation), EnhancedMonitoring: noMonitoring(), EncryptionType: d.EncryptionType,
+		StreamCreationTimestamp: wireTime(d.StreamCreation), EnhancedMonitoring: monitoring(d.EnhancedMonitoring), EncryptionType: d.EncryptionType,
 	}}, nil
 }
 
@@ -322,8 +332,9 @@ func describeStreamSummary(ctx context.Context, e *engine.Engine, in object) (an
 		StreamName: s.StreamName, StreamARN: s.StreamARN, StreamStatus: string(s.StreamStatus),
 		StreamModeDetails:    streamModeDetails{StreamMode: string(s.StreamMode)},
 		RetentionPeriodHours: s.RetentionPeriodHours, StreamCreationTimestamp: wireTime(s.StreamCreation),
-		EnhancedMonitoring: noMonitoring(), EncryptionType: s.EncryptionType,
+		EnhancedMonitoring: monitoring(s.EnhancedMonitoring), EncryptionType: s.EncryptionType,
 		OpenShardCount: s.OpenShardCount, ConsumerCount: s.ConsumerCount, MaxRecordSizeInKiB: s.MaxRecordSizeInKiB,
+		WarmThroughput: toWarmThroughput(s.WarmThroughput),
 	}}, nil
 }
 
@@ -561,7 +572,7 @@ func updateStreamMode(ctx context.Context, e *engine.Engine, in object) (any, er
 	in.str("StreamId")
 	args := engine.UpdateStreamModeInput{StreamARN: in.nonEmpty("StreamARN")}
 	args.Mode = in.mode(true)
-	in.integer("WarmThroughputMiBps")
+	args.WarmThroughputMiBps, _ = in.integer("WarmThroughputMiBps")
 	if err := in.done(); err != nil {
 		return nil, err
 	}

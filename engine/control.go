@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ func (e *Engine) CreateStream(ctx context.Context, in CreateStreamInput) error {
 	if mode == ModeProvisioned || in.ShardCount != 0 {
 		v.intRange(in.ShardCount, "shardCount", 1, 100000)
 	}
+	checkCreateSettings(&v, in)
 	if err := v.err(); err != nil {
 		return err
 	}
@@ -33,7 +35,7 @@ func (e *Engine) CreateStream(ctx context.Context, in CreateStreamInput) error {
 	}
 	count := in.ShardCount
 	if mode == ModeOnDemand {
-		count = OnDemandInitialShards
+		count = max(OnDemandInitialShards, warmShards(in.WarmThroughputMiBps))
 	}
 
 	e.mu.Lock()
@@ -44,6 +46,9 @@ func (e *Engine) CreateStream(ctx context.Context, in CreateStreamInput) error {
 			return newError(ResourceInUseException, "Stream %s under account %s already exists.", in.StreamName, e.opts.AccountID)
 		}
 		e.purge(s)
+	}
+	if err := e.checkWarmAtCreate(in, mode, now); err != nil {
+		return err
 	}
 	if err := e.checkShardQuota(count); err != nil {
 		return err
@@ -66,7 +71,8 @@ func (e *Engine) CreateStream(ctx context.Context, in CreateStreamInput) error {
 	if mode == ModeOnDemand && onDemand >= OnDemandStreamLimit {
 		return newError(LimitExceededException, "This request would exceed the limit of %d on-demand streams for account %s.", OnDemandStreamLimit, e.opts.AccountID)
 	}
-	s := &stream{name: in.StreamName, created: now, mode: mode, retention: MinRetentionHours, tags: map[string]string{}, readyAt: now.Add(e.opts.CreateDelay)}
+	s := &stream{name: in.StreamName, created: now, mode: mode, retention: MinRetentionHours, tags: map[string]string{}, readyAt: now.Add(e.opts.CreateDelay),
+		maxRecordKiB: in.MaxRecordSizeInKiB, warmMiBps: in.WarmThroughputMiBps}
 	for k, val := range in.Tags {
 		s.tags[k] = val
 	}
@@ -174,6 +180,7 @@ func (e *Engine) DescribeStream(ctx context.Context, in DescribeStreamInput) (St
 	out := StreamDescription{
 		StreamName: s.name, StreamARN: e.arn(s.name), StreamStatus: s.status(e.clock.Now()), StreamMode: s.mode,
 		RetentionPeriodHours: s.retention, StreamCreation: s.created, EncryptionType: "NONE",
+		EnhancedMonitoring: nonNil(slices.Clone(s.metrics)),
 	}
 	for _, sh := range s.shards {
 		if in.ExclusiveStartShardID != "" && sh.id <= in.ExclusiveStartShardID {
@@ -205,7 +212,8 @@ func (e *Engine) DescribeStreamSummary(ctx context.Context, ref StreamRef) (Stre
 	return StreamSummary{
 		StreamName: s.name, StreamARN: e.arn(s.name), StreamStatus: s.status(e.clock.Now()), StreamMode: s.mode,
 		RetentionPeriodHours: s.retention, StreamCreation: s.created, EncryptionType: "NONE",
-		OpenShardCount: open, ConsumerCount: e.consumerCount(s), MaxRecordSizeInKiB: MaxRecordBytes >> 10,
+		OpenShardCount: open, ConsumerCount: e.consumerCount(s), MaxRecordSizeInKiB: s.recordSizeKiB(),
+		EnhancedMonitoring: nonNil(slices.Clone(s.metrics)), WarmThroughput: s.warmThroughput(),
 	}, nil
 }
 
@@ -443,6 +451,7 @@ func (e *Engine) UpdateStreamMode(ctx context.Context, in UpdateStreamModeInput)
 	if in.Mode != ModeProvisioned && in.Mode != ModeOnDemand {
 		v.add(string(in.Mode), "streamModeDetails.streamMode", "Member must satisfy enum value set: [PROVISIONED, ON_DEMAND]")
 	}
+	v.intRange(in.WarmThroughputMiBps, "warmThroughputMiBps", 0, 1<<31-1)
 	if err := v.err(); err != nil {
 		return err
 	}
@@ -456,6 +465,14 @@ func (e *Engine) UpdateStreamMode(ctx context.Context, in UpdateStreamModeInput)
 		return newError(InvalidArgumentException, "Stream %s under account %s is already in %s mode.", s.name, e.opts.AccountID, in.Mode)
 	}
 	now := e.clock.Now()
+	if in.WarmThroughputMiBps != 0 {
+		if err := e.checkWarm(s.name, in.Mode, in.WarmThroughputMiBps, now); err != nil {
+			return err
+		}
+		if err := e.checkShardQuota(warmShards(in.WarmThroughputMiBps) - len(s.openShards())); err != nil {
+			return err
+		}
+	}
 	s.modeSwitches = recent(s.modeSwitches, now)
 	if len(s.modeSwitches) >= 2 {
 		return newError(LimitExceededException, "Stream %s under account %s has already switched capacity mode twice in the last 24 hours.", s.name, e.opts.AccountID)
@@ -471,12 +488,14 @@ func (e *Engine) UpdateStreamMode(ctx context.Context, in UpdateStreamModeInput)
 			return newError(LimitExceededException, "This request would exceed the limit of %d on-demand streams for account %s.", OnDemandStreamLimit, e.opts.AccountID)
 		}
 	}
-	old := s.mode
+	old, oldWarm := s.mode, s.warmMiBps
 	s.mode = in.Mode
+	s.warmMiBps = in.WarmThroughputMiBps // 0 on PROVISIONED: warm throughput is an ON_DEMAND setting
+	e.warmUp(s, now)
 	s.modeSwitches = append(s.modeSwitches, now)
 	s.updatingUntil = now.Add(e.opts.UpdateDelay)
 	if err := e.saveStream(s); err != nil {
-		s.mode = old
+		s.mode, s.warmMiBps = old, oldWarm
 		return err
 	}
 	e.event(EventMode, s.name, "", "capacity mode of %s changed from %s to %s", s.name, old, in.Mode)

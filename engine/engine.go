@@ -109,6 +109,8 @@ type Engine struct {
 	streams map[string]*stream
 	closed  bool // Close has run; guarded by mu
 
+	account accountSettings // guarded by mu (settings.go)
+
 	// seekHook, when set by a test, runs in SubscribeToShard after e.mu is
 	// released and before the storage seek.
 	seekHook func()
@@ -146,6 +148,9 @@ func New(db *storage.DB, opts Options) (*Engine, error) {
 		}
 	}
 	e.signer = tokenSigner{key: key}
+	if err := e.loadAccount(); err != nil {
+		return nil, fmt.Errorf("load account settings: %w", err)
+	}
 	err = db.ForEachMeta(streamsBucket, func(name string, value []byte) error {
 		s, err := e.loadStream(value)
 		if err != nil {

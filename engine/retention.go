@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"slices"
 	"time"
 )
 
@@ -172,7 +173,8 @@ func (e *Engine) Snapshot() Snapshot {
 		if e.gone(s) {
 			continue
 		}
-		ss := StreamSnapshot{Name: s.name, ARN: e.arn(s.name), Status: s.status(now), Mode: s.mode, RetentionHours: s.retention, Created: s.created}
+		ss := StreamSnapshot{Name: s.name, ARN: e.arn(s.name), Status: s.status(now), Mode: s.mode, RetentionHours: s.retention, Created: s.created,
+			EnhancedMetrics: slices.Clone(s.metrics), MaxRecordSizeKiB: s.recordSizeKiB(), WarmThroughput: s.warmThroughput()}
 		var open, closed []ShardSnapshot
 		for _, sh := range s.shards {
 			d := sh.describe()

@@ -450,9 +450,9 @@ func (e *Engine) splitInto(s *stream, sh *shard, pieces int, now time.Time) []*s
 }
 
 // scaleDown merges adjacent pairs of shards cold for the window, keeping at
-// least the initial four. e.mu is held.
+// least the initial four and the shards the warm throughput needs. e.mu is held.
 func (e *Engine) scaleDown(s *stream, st *scalerState, open []*shard, now time.Time) []ScalingDecision {
-	spare := len(open) - OnDemandInitialShards
+	spare := len(open) - max(OnDemandInitialShards, s.warmShards())
 	var out []ScalingDecision
 	coldFor := func(sh *shard) time.Duration {
 		h := st.heat[sh.index]

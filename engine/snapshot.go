@@ -83,6 +83,12 @@ type StreamSnapshot struct {
 	FanOut    Rate
 	// Scaling is the on-demand scaler's state; nil for PROVISIONED.
 	Scaling *ScalingStatus
+	// EnhancedMetrics are the shard-level metrics turned on (none: nil).
+	EnhancedMetrics []string
+	// MaxRecordSizeKiB is the stream's record size limit.
+	MaxRecordSizeKiB int
+	// WarmThroughput is set for ON_DEMAND streams.
+	WarmThroughput *WarmThroughput
 }
 
 // Utilisation is a stream's write load as a share of its open shards'

@@ -31,6 +31,10 @@ type stream struct {
 	scalings       []time.Time // UpdateShardCount calls, for the 10-per-24h rule
 	modeSwitches   []time.Time // UpdateStreamMode calls, for the 2-per-24h rule
 
+	metrics      []string // enhanced-monitoring metrics, in ShardLevelMetrics order (settings.go)
+	maxRecordKiB int      // record size limit; 0 means DefaultMaxRecordSizeKiB
+	warmMiBps    int      // ON_DEMAND warm throughput target; 0 when none
+
 	consumers map[string]*consumer // enhanced fan-out consumers by name (efo.go)
 	scale     *scalerState         // the on-demand scaler's memory (scaler.go)
 }
@@ -219,6 +223,9 @@ type streamMeta struct {
 	Shards         []shardMeta       `json:"shards"`
 	Consumers      []consumerMeta    `json:"consumers,omitempty"`
 	Scaler         *scalerMeta       `json:"scaler,omitempty"`
+	Metrics        []string          `json:"enhanced_metrics,omitempty"`
+	MaxRecordKiB   int               `json:"max_record_kib,omitempty"`
+	WarmMiBps      int               `json:"warm_mibps,omitempty"`
 }
 
 type shardMeta struct {
@@ -255,7 +262,7 @@ func (s *stream) meta() streamMeta {
 	m := streamMeta{
 		Name: s.name, Created: ms(s.created), Mode: s.mode, Retention: s.retention, Tags: s.tags,
 		ReadyAt: ms(s.readyAt), UpdatingUntil: ms(s.updatingUntil), Deleting: s.deleting, DeleteAt: ms(s.deleteAt),
-		NextShardIndex: s.nextShardIndex,
+		NextShardIndex: s.nextShardIndex, Metrics: s.metrics, MaxRecordKiB: s.maxRecordKiB, WarmMiBps: s.warmMiBps,
 	}
 	for _, t := range s.scalings {
 		m.Scalings = append(m.Scalings, ms(t))
@@ -297,7 +304,7 @@ func (e *Engine) loadStream(b []byte) (*stream, error) {
 	s := &stream{
 		name: m.Name, created: fromMs(m.Created), mode: m.Mode, retention: m.Retention, tags: m.Tags,
 		readyAt: fromMs(m.ReadyAt), updatingUntil: fromMs(m.UpdatingUntil), deleting: m.Deleting, deleteAt: fromMs(m.DeleteAt),
-		nextShardIndex: m.NextShardIndex,
+		nextShardIndex: m.NextShardIndex, metrics: m.Metrics, maxRecordKiB: m.MaxRecordKiB, warmMiBps: m.WarmMiBps,
 	}
 	if s.tags == nil {
 		s.tags = map[string]string{}

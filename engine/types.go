@@ -75,6 +75,11 @@ type CreateStreamInput struct {
 	ShardCount int
 	Mode       StreamMode // "" means PROVISIONED
 	Tags       map[string]string
+	// MaxRecordSizeInKiB is the record size limit, 1024–10240; 0 means 1024.
+	MaxRecordSizeInKiB int
+	// WarmThroughputMiBps is an ON_DEMAND stream's warm throughput (see
+	// UpdateStreamWarmThroughput); 0 means none.
+	WarmThroughputMiBps int
 }
 
 // StreamDescription is the output of DescribeStream.
@@ -88,6 +93,8 @@ type StreamDescription struct {
 	RetentionPeriodHours int
 	StreamCreation       time.Time
 	EncryptionType       string
+	// EnhancedMonitoring lists the shard-level metrics turned on.
+	EnhancedMonitoring []string
 }
 
 // DescribeStreamInput is the input of DescribeStream.
@@ -109,6 +116,10 @@ type StreamSummary struct {
 	OpenShardCount       int
 	ConsumerCount        int
 	MaxRecordSizeInKiB   int
+	// EnhancedMonitoring lists the shard-level metrics turned on.
+	EnhancedMonitoring []string
+	// WarmThroughput is set for ON_DEMAND streams.
+	WarmThroughput *WarmThroughput
 }
 
 // ListStreamsInput is the input of ListStreams.
@@ -282,6 +293,9 @@ type UpdateShardCountOutput struct {
 type UpdateStreamModeInput struct {
 	StreamARN string
 	Mode      StreamMode
+	// WarmThroughputMiBps, only with ON_DEMAND, sets the warm throughput
+	// as UpdateStreamWarmThroughput does; 0 means none.
+	WarmThroughputMiBps int
 }
 
 // RetentionInput is the input of IncreaseStreamRetentionPeriod and

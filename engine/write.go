@@ -62,8 +62,8 @@ func (e *Engine) PutRecords(ctx context.Context, in PutRecordsInput) (PutRecords
 }
 
 func checkEntry(v *validator, prefix string, data []byte, pk, ehk string) {
-	if len(data) > MaxRecordBytes {
-		v.add("java.nio.HeapByteBuffer", prefix+"data", "Member must have length less than or equal to 1048576")
+	if len(data) > MaxMaxRecordSizeKiB<<10 {
+		v.add("java.nio.HeapByteBuffer", prefix+"data", "Member must have length less than or equal to 10485760")
 	}
 	if v.required(pk != "", prefix+"partitionKey") {
 		v.length(pk, prefix+"partitionKey", 1, 256)
@@ -101,6 +101,9 @@ func (e *Engine) put(ctx context.Context, ref StreamRef, entries []PutRecordsEnt
 
 	e.mu.RLock()
 	s, err := e.forData(ref)
+	if err == nil {
+		err = checkRecordSizes(s, entries)
+	}
 	if err != nil {
 		e.mu.RUnlock()
 		return out, err

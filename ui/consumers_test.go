@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -283,6 +284,34 @@ func TestConsumersScrollKeepsSelectionTop(t *testing.T) {
 		}
 		if off > 0 && off+vis > len(lines) {
 			t.Errorf("scrolled past the end: offset %d of %d lines", off, len(lines))
+		}
+	}
+}
+
+func TestHeaderStreamSettings(t *testing.T) {
+	set := func(f *fakeBackend) {
+		s := &f.snap.Streams[0]
+		s.Mode = engine.ModeOnDemand
+		s.Scaling = &engine.ScalingStatus{}
+		s.EnhancedMetrics = slices.Clone(engine.ShardLevelMetrics)
+		s.MaxRecordSizeKiB = 4096
+		s.WarmThroughput = &engine.WarmThroughput{TargetMiBps: 8, CurrentMiBps: 8}
+	}
+	hd := header(newHarnessWith(t, 300, 48, Options{Stream: "demo"}, set).view())
+	for _, want := range []string{"monitoring ALL", "records ≤4 MiB", "warm 8 MiB/s"} {
+		if !strings.Contains(hd, want) {
+			t.Errorf("wide header lacks %q:\n%s", want, hd)
+		}
+	}
+	hd = header(newHarnessWith(t, 120, 24, Options{Stream: "demo"}, set).view())
+	if !strings.Contains(hd, "  EM  ") || !strings.Contains(hd, "warm 8") {
+		t.Errorf("80-column header lacks the short marks:\n%s", hd)
+	}
+	// Defaults show nothing.
+	hd = header(newHarness(t, 200, 48).view())
+	for _, not := range []string{"monitoring", "records ≤", "warm"} {
+		if strings.Contains(hd, not) {
+			t.Errorf("default stream's header shows %q:\n%s", not, hd)
 		}
 	}
 }

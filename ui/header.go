@@ -72,9 +72,9 @@ var squeeze = []struct {
 	id   string
 	drop bool
 }{
-	{"thr", false}, {"ret", false}, {"limits", true}, {"sync", true}, {"out", true}, {"shards", false},
-	{"in", false}, {"up", true}, {"ret", true}, {"cap", false}, {"alt", false}, {"cost", false},
-	{"mode", false}, {"scale", false}, {"streams", false}, {"shards", true}, {"lapse", false}, {"brand", false},
+	{"thr", false}, {"ret", false}, {"limits", true}, {"sync", true}, {"out", true}, {"em", false}, {"rec", false}, {"warm", false},
+	{"shards", false}, {"in", false}, {"rec", true}, {"up", true}, {"ret", true}, {"cap", false}, {"alt", false}, {"cost", false},
+	{"mode", false}, {"scale", false}, {"streams", false}, {"shards", true}, {"em", true}, {"warm", true}, {"lapse", false}, {"brand", false},
 	{"lapse", true}, {"status", true}, {"in", true}, {"alt", true}, {"scale", true}, {"streams", true},
 	{"cap", true}, {"cost", true}, {"mode", true},
 }
@@ -99,6 +99,7 @@ func (h *headerPane) render() string {
 			left = append(left, segment{id: "streams", full: "stream " + i + " (w)", short: i})
 		}
 		left = append(left, modeSegments(st, s, c.Snap.At)...)
+		left = append(left, settingSegments(s)...)
 		if s.Status != engine.StatusActive && s.Status != "" {
 			left = append(left, segment{id: "status", full: string(s.Status), short: string(s.Status), paint: st.Warn})
 		}
@@ -253,6 +254,29 @@ func modeSegments(st *Styles, s *engine.StreamSnapshot, at time.Time) []segment 
 		}
 		t := strings.Join(parts, " · ")
 		segs = append(segs, segment{id: "scale", full: "scaler: " + t, short: "scaler " + strings.Join(parts, " "), paint: p})
+	}
+	return segs
+}
+
+// settingSegments mark what a stream has set apart from the defaults:
+// enhanced monitoring, a larger record size, and an ON_DEMAND stream's
+// warm throughput.
+func settingSegments(s *engine.StreamSnapshot) []segment {
+	var segs []segment
+	if n := len(s.EnhancedMetrics); n > 0 {
+		full := "monitoring " + strconv.Itoa(n) + "/" + strconv.Itoa(len(engine.ShardLevelMetrics))
+		if n == len(engine.ShardLevelMetrics) {
+			full = "monitoring ALL"
+		}
+		segs = append(segs, segment{id: "em", full: full, short: "EM"})
+	}
+	if kib := s.MaxRecordSizeKiB; kib > engine.DefaultMaxRecordSizeKiB {
+		size := strconv.FormatFloat(float64(kib)/1024, 'f', -1, 64) + " MiB"
+		segs = append(segs, segment{id: "rec", full: "records ≤" + size, short: "≤" + size})
+	}
+	if w := s.WarmThroughput; w != nil && w.TargetMiBps > 0 {
+		t := strconv.Itoa(w.TargetMiBps)
+		segs = append(segs, segment{id: "warm", full: "warm " + t + " MiB/s", short: "warm " + t})
 	}
 	return segs
 }
