@@ -175,8 +175,15 @@ func (e *Engine) DescribeStream(ctx context.Context, in DescribeStreamInput) (St
 		StreamName: s.name, StreamARN: e.arn(s.name), StreamStatus: s.status(e.clock.Now()), StreamMode: s.mode,
 		RetentionPeriodHours: s.retention, StreamCreation: s.created, EncryptionType: "NONE",
 	}
+	after, err := e.startAfter(s, in.ExclusiveStartShardID)
+	if err != nil {
+		return StreamDescription{}, err
+	}
+	if out.StreamStatus == StatusCreating || out.StreamStatus == StatusDeleting {
+		return out, nil // the service lists no shards until the stream exists, nor once it is going
+	}
 	for _, sh := range s.shards {
-		if in.ExclusiveStartShardID != "" && sh.id <= in.ExclusiveStartShardID {
+		if int64(sh.index) <= after {
 			continue
 		}
 		if len(out.Shards) == limit {
@@ -324,10 +331,14 @@ func (e *Engine) ListShards(ctx context.Context, in ListShardsInput) (ListShards
 	if err != nil {
 		return ListShardsOutput{}, err
 	}
+	afterIdx, err := e.startAfter(s, after)
+	if err != nil {
+		return ListShardsOutput{}, err
+	}
 	var out ListShardsOutput
 	var last string
 	for _, sh := range s.shards {
-		if after != "" && sh.id <= after {
+		if int64(sh.index) <= afterIdx {
 			continue
 		}
 		if !keep(sh) {
@@ -341,6 +352,20 @@ func (e *Engine) ListShards(ctx context.Context, in ListShardsInput) (ListShards
 		last = sh.id
 	}
 	return out, nil
+}
+
+// startAfter reads an ExclusiveStartShardId: the index listing starts
+// after, -1 when none is given. Any id the service accepts will do, and it
+// need not name an existing shard; an id without a shard number is not found.
+func (e *Engine) startAfter(s *stream, id string) (int64, error) {
+	if id == "" {
+		return -1, nil
+	}
+	idx, ok := ParseShardID(id)
+	if !ok {
+		return 0, e.shardNotFound(s.name, id)
+	}
+	return int64(idx), nil
 }
 
 func (e *Engine) shardFilter(s *stream, f *ShardFilter, now time.Time) (func(*shard) bool, error) {
@@ -364,7 +389,11 @@ func (e *Engine) shardFilter(s *stream, f *ShardFilter, now time.Time) (func(*sh
 		if f.ShardID == "" {
 			return nil, newError(InvalidArgumentException, "ShardId must be provided for AFTER_SHARD_ID filter type.")
 		}
-		return func(sh *shard) bool { return sh.id > f.ShardID }, nil
+		idx, ok := ParseShardID(f.ShardID)
+		if !ok {
+			return nil, e.shardNotFound(s.name, f.ShardID)
+		}
+		return func(sh *shard) bool { return sh.index > idx }, nil
 	case FilterAtLatest:
 		return func(sh *shard) bool { return !sh.isClosed() }, nil
 	case FilterAtTrimHorizon:
@@ -494,12 +523,13 @@ func recent(ts []time.Time, now time.Time) []time.Time {
 	return out
 }
 
-// AddTagsToStream adds or overwrites tags.
+// AddTagsToStream adds or overwrites tags. Lengths are model constraints,
+// checked before the stream is looked up (ValidationException); characters
+// are checked after it (InvalidArgumentException), as the service does.
 func (e *Engine) AddTagsToStream(ctx context.Context, in AddTagsInput) error {
 	var v validator
-	v.required(len(in.Tags) > 0, "tags")
-	if len(in.Tags) > 50 {
-		v.add(len(in.Tags), "tags", "Map value must satisfy constraint: [Member must have length less than or equal to 50]")
+	if v.required(len(in.Tags) > 0, "tags") {
+		v.tagMap(in.Tags, "tags")
 	}
 	if err := v.err(); err != nil {
 		return err
@@ -510,14 +540,16 @@ func (e *Engine) AddTagsToStream(ctx context.Context, in AddTagsInput) error {
 	if err != nil {
 		return err
 	}
+	for k, val := range in.Tags {
+		if !validTagText(k) || !validTagText(val) {
+			return errTagChars()
+		}
+	}
 	added := 0
 	for k := range in.Tags {
 		if _, ok := s.tags[k]; !ok {
 			added++
 		}
-	}
-	if err := checkTags(in.Tags, len(s.tags)+added-len(in.Tags)); err != nil {
-		return err
 	}
 	if len(s.tags)+added > 50 {
 		return newError(InvalidArgumentException, "Failed to add tags to stream %s under account %s because a given stream cannot have more than 50 tags associated with it.", s.name, e.opts.AccountID)
@@ -546,6 +578,11 @@ func (e *Engine) RemoveTagsFromStream(ctx context.Context, in RemoveTagsInput) e
 	s, err := e.forChange(in.StreamRef)
 	if err != nil {
 		return err
+	}
+	for _, k := range in.TagKeys {
+		if !validTagText(k) {
+			return errTagChars()
+		}
 	}
 	for _, k := range in.TagKeys {
 		delete(s.tags, k)
@@ -593,28 +630,35 @@ func (e *Engine) ListTagsForStream(ctx context.Context, in ListTagsInput) (ListT
 	return out, nil
 }
 
-// checkTags validates tag keys and values; room is how many tags already exist.
+// checkTags validates the tags a resource is created with; existing is
+// how many it has already.
 func checkTags(tags map[string]string, existing int) error {
+	var v validator
+	v.tagMap(tags, "tags")
+	if err := v.err(); err != nil {
+		return err
+	}
 	if existing+len(tags) > 50 {
 		return newError(InvalidArgumentException, "A stream cannot have more than 50 tags associated with it.")
 	}
 	for k, val := range tags {
-		if k == "" || len([]rune(k)) > 128 || len([]rune(val)) > 256 {
-			return newError(InvalidArgumentException, "Tag key must be 1 to 128 characters and tag value at most 256 characters; got key %q.", k)
-		}
 		if !validTagText(k) || !validTagText(val) {
-			return newError(InvalidArgumentException, "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - : @.")
-		}
-		if strings.HasPrefix(strings.ToLower(k), "aws:") {
-			return newError(InvalidArgumentException, "Tag key %q uses the reserved prefix aws:.", k)
+			return errTagChars()
 		}
 	}
 	return nil
 }
 
+func errTagChars() *Error {
+	return newError(InvalidArgumentException, "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - %% @.")
+}
+
+// validTagText reports whether a tag key or value uses only the characters
+// the service allows: Unicode letters and digits, the space (no other white
+// space) and _ . / = + - % @.
 func validTagText(s string) bool {
 	for _, r := range s {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsSpace(r) || strings.ContainsRune("_./=+-:@", r) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune(" _./=+-%@", r) {
 			continue
 		}
 		return false

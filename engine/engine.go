@@ -292,8 +292,14 @@ func (e *Engine) throttleMessage(s *stream, sh *shard) string {
 	return fmt.Sprintf("Rate exceeded for shard %s in stream %s under account %s.", sh.id, s.name, e.opts.AccountID)
 }
 
+// shardNotFound names the shard as the service does: by its canonical id
+// when the id has a shard number, else as given.
 func (e *Engine) shardNotFound(streamName, id string) *Error {
-	return newError(ResourceNotFoundException, "Shard %s in stream %s under account %s does not exist", id, streamName, e.opts.AccountID)
+	canon, ok := CanonicalShardID(id)
+	if !ok {
+		return newError(ResourceNotFoundException, "Could not find shard %s in stream %s under account %s.", id, streamName, e.opts.AccountID)
+	}
+	return newError(ResourceNotFoundException, "Shard %s in stream %s under account %s does not exist", canon, streamName, e.opts.AccountID)
 }
 
 func isCtxErr(err error) bool {

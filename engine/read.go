@@ -31,6 +31,9 @@ func (e *Engine) GetShardIterator(ctx context.Context, in GetShardIteratorInput)
 	if sh == nil {
 		return "", e.shardNotFound(s.name, in.ShardID)
 	}
+	if err := checkIteratorArgs(in); err != nil {
+		return "", err
+	}
 	now := e.clock.Now()
 	if !e.opts.DisableLimits && !sh.iteratorCalls.AllowN(now, 1) {
 		return "", newError(ProvisionedThroughputExceededException, "%s", e.throttleMessage(s, sh))
@@ -40,6 +43,24 @@ func (e *Engine) GetShardIterator(ctx context.Context, in GetShardIteratorInput)
 		return "", err
 	}
 	return e.signer.encodeIterator(iterator{stream: s.name, created: s.created.UnixMilli(), shard: sh.index, pos: pos, issuedMs: now.UnixMilli()}), nil
+}
+
+// checkIteratorArgs refuses the combinations of iterator type and
+// StartingSequenceNumber the service refuses: a sequence number with
+// TRIM_HORIZON or LATEST, none with AT/AFTER_SEQUENCE_NUMBER.
+func checkIteratorArgs(in GetShardIteratorInput) error {
+	const both = "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. "
+	switch in.ShardIteratorType {
+	case TrimHorizon, Latest:
+		if in.StartingSequenceNumber != "" {
+			return newError(InvalidArgumentException, "%sRequest specified %s and also a StartingSequenceNumber.", both, in.ShardIteratorType)
+		}
+	case AtSequenceNumber, AfterSequenceNumber:
+		if in.StartingSequenceNumber == "" {
+			return newError(InvalidArgumentException, "%sRequest specified %s and no StartingSequenceNumber.", both, in.ShardIteratorType)
+		}
+	}
+	return nil
 }
 
 func validIteratorType(t IteratorType) bool {
@@ -93,6 +114,9 @@ func (e *Engine) startAt(op string, s *stream, sh *shard, p StartingPosition, no
 	case AtTimestamp:
 		if p.Timestamp.IsZero() {
 			return start{}, newError(InvalidArgumentException, "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.")
+		}
+		if at, cur := p.Timestamp.UnixMilli(), now.UnixMilli(); at > cur {
+			return start{}, newError(InvalidArgumentException, "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: %d, currentTimestampInMillis: %d", at, cur)
 		}
 		return seek(max(p.Timestamp.UnixMilli(), cutoff))
 	case AtSequenceNumber, AfterSequenceNumber:

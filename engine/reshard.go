@@ -73,7 +73,8 @@ func (e *Engine) MergeShards(ctx context.Context, in MergeShardsInput) error {
 	if b.isClosed() {
 		return newError(ResourceInUseException, "Shard %s in stream %s under account %s has already been merged or split, and thus is not eligible for merging.", b.id, s.name, e.opts.AccountID)
 	}
-	if a == b || !(adjacent(a.rng, b.rng) || adjacent(b.rng, a.rng)) {
+	// The service wants ShardToMerge first in key order.
+	if !adjacent(a.rng, b.rng) {
 		return newError(InvalidArgumentException, "Shards %s and %s in stream %s under account %s are not an adjacent pair of shards eligible for merging", a.id, b.id, s.name, e.opts.AccountID)
 	}
 	now := e.clock.Now()

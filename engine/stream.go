@@ -3,7 +3,10 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,13 +51,46 @@ func (s *stream) status(now time.Time) StreamStatus {
 	return StatusActive
 }
 
+// shardByID finds a shard by any id the service accepts for it (see
+// ParseShardID).
 func (s *stream) shardByID(id string) *shard {
-	for _, sh := range s.shards {
-		if sh.id == id {
-			return sh
+	idx, ok := ParseShardID(id)
+	if !ok {
+		return nil
+	}
+	return s.shardByIndex(idx)
+}
+
+// ParseShardID reads a shard id the way the service does: only the number
+// after the last '-' counts (the whole id when there is none), so
+// "shardId-0", "shard-0", "0" and "anything-000" all name
+// shardId-000000000000. It fails for an id whose number is missing, not
+// decimal, or above 2^31-1.
+func ParseShardID(id string) (uint32, bool) {
+	num := id[strings.LastIndexByte(id, '-')+1:]
+	if num == "" {
+		return 0, false
+	}
+	for i := 0; i < len(num); i++ {
+		if num[i] < '0' || num[i] > '9' {
+			return 0, false
 		}
 	}
-	return nil
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || n > math.MaxInt32 {
+		return 0, false
+	}
+	return uint32(n), true
+}
+
+// CanonicalShardID returns the service's spelling of a shard id
+// (shardId-000000000000) and whether the id names a shard at all.
+func CanonicalShardID(id string) (string, bool) {
+	idx, ok := ParseShardID(id)
+	if !ok {
+		return id, false
+	}
+	return shardID(idx), true
 }
 
 func (s *stream) shardByIndex(idx uint32) *shard {

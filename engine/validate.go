@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"unicode/utf8"
 )
@@ -101,4 +102,37 @@ func (v *validator) shardID(id, member string, required bool) {
 	}
 	v.length(id, member, 1, 128)
 	v.pattern(id, member, shardIDPattern, namePatternText)
+}
+
+// tagMap checks a map of tags against the model: 1 to 50 entries, keys of
+// 1 to 128 characters, values of at most 256. The value is shown as the
+// service shows maps: {k1=v1, k2=v2}.
+func (v *validator) tagMap(tags map[string]string, member string) {
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	shown := func() string {
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + "=" + tags[k]
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	}
+	if len(tags) > 50 {
+		v.add(shown(), member, "Member must have length less than or equal to 50")
+	}
+	for _, k := range keys {
+		if n := utf8.RuneCountInString(k); n < 1 || n > 128 {
+			v.add(shown(), member, "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]")
+			break
+		}
+	}
+	for _, k := range keys {
+		if utf8.RuneCountInString(tags[k]) > 256 {
+			v.add(shown(), member, "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have length greater than or equal to 0]")
+			break
+		}
+	}
 }
