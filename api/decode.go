@@ -38,12 +38,14 @@ var cborDec = func() cbor.DecMode {
 	return dm
 }()
 
-// decodeJSON parses a JSON request body into its top-level object. An empty
-// body counts as {} (curl users and some tools send none for inputless
-// actions).
+// errEmptyBody is the service's answer to a call without a body; actions
+// without input take {}.
+var errEmptyBody = serializationError("The request body is empty; an action without input takes {}.")
+
+// decodeJSON parses a JSON request body into its top-level object.
 func decodeJSON(body []byte) (map[string]any, *apiError) {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return map[string]any{}, nil
+		return nil, errEmptyBody
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -68,7 +70,7 @@ func decodeJSON(body []byte) (map[string]any, *apiError) {
 // decodeCBOR parses a CBOR request body into its top-level map.
 func decodeCBOR(body []byte) (map[string]any, *apiError) {
 	if len(body) == 0 {
-		return map[string]any{}, nil
+		return nil, errEmptyBody
 	}
 	// Wellformed bounds nesting and lengths before the recursive walk below.
 	if err := cborDec.Wellformed(body); err != nil {

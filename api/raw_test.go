@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/shardscope/shardscope/engine"
 )
 
@@ -32,31 +33,31 @@ func TestRawErrorBodies(t *testing.T) {
 		want                            string
 	}{
 		{"unknown action", TargetPrefix + "FlyToTheMoon", ContentTypeJSON, `{}`, 400,
-			`{"__type":"UnknownOperationException","message":"Operation FlyToTheMoon is not supported by shardscope."}`},
+			`{"__type":"UnknownOperationException","Message":"Operation FlyToTheMoon is not supported by shardscope."}`},
 		{"missing target", "", ContentTypeJSON, `{}`, 400,
-			`{"__type":"UnknownOperationException","message":"Missing X-Amz-Target header; expected Kinesis_20131202.<Action>."}`},
+			`{"__type":"UnknownOperationException","Message":"Missing X-Amz-Target header; expected Kinesis_20131202.<Action>."}`},
 		{"other service", "DynamoDB_20120810.ListTables", ContentTypeJSON, `{}`, 400,
-			`{"__type":"UnknownOperationException","message":"Unknown service target \"DynamoDB_20120810.ListTables\"; expected Kinesis_20131202.<Action>."}`},
+			`{"__type":"UnknownOperationException","Message":"Unknown service target \"DynamoDB_20120810.ListTables\"; expected Kinesis_20131202.<Action>."}`},
 		{"non-JSON body", TargetPrefix + "ListStreams", ContentTypeJSON, `not json`, 400,
-			`{"__type":"SerializationException","message":"The request body is not valid JSON (error at byte 2)."}`},
+			`{"__type":"SerializationException","Message":"The request body is not valid JSON (error at byte 2)."}`},
 		{"truncated body", TargetPrefix + "ListStreams", ContentTypeJSON, `{"Limit":`, 400,
-			`{"__type":"SerializationException","message":"The request body is not valid JSON (it ends early)."}`},
+			`{"__type":"SerializationException","Message":"The request body is not valid JSON (it ends early)."}`},
 		{"array body", TargetPrefix + "ListStreams", ContentTypeJSON, `[]`, 400,
-			`{"__type":"SerializationException","message":"The request body must be a JSON object."}`},
+			`{"__type":"SerializationException","Message":"The request body must be a JSON object."}`},
 		{"wrong member type", TargetPrefix + "CreateStream", ContentTypeJSON, `{"StreamName":"x","ShardCount":"two"}`, 400,
-			`{"__type":"SerializationException","message":"class java.lang.String can not be converted to an Integer"}`},
+			`{"__type":"SerializationException","Message":"class java.lang.String can not be converted to an Integer"}`},
 		{"number for a string", TargetPrefix + "DescribeStreamSummary", ContentTypeJSON, `{"StreamName":12}`, 400,
-			`{"__type":"SerializationException","message":"class java.math.BigDecimal can not be converted to an String"}`},
+			`{"__type":"SerializationException","Message":"class java.math.BigDecimal can not be converted to an String"}`},
 		{"list for a structure", TargetPrefix + "CreateStream", ContentTypeJSON, `{"StreamName":"x","StreamModeDetails":[]}`, 400,
-			`{"__type":"SerializationException","message":"Start of list found where not expected"}`},
+			`{"__type":"SerializationException","Message":"Start of list found where not expected"}`},
 		{"int out of range", TargetPrefix + "CreateStream", ContentTypeJSON, `{"StreamName":"x","ShardCount":3000000000}`, 400,
-			`{"__type":"SerializationException","message":"Numeric value (3000000000) out of range of int (-2147483648 - 2147483647)"}`},
+			`{"__type":"SerializationException","Message":"Numeric value (3000000000) out of range of int (-2147483648 - 2147483647)"}`},
 		{"bad base64", TargetPrefix + "PutRecord", ContentTypeJSON, `{"StreamName":"s","PartitionKey":"k","Data":"abc"}`, 400,
-			`{"__type":"SerializationException","message":"'abc' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: 3"}`},
+			`{"__type":"SerializationException","Message":"'abc' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: 3"}`},
 		{"bad base64 char", TargetPrefix + "PutRecord", ContentTypeJSON, `{"StreamName":"s","PartitionKey":"k","Data":"ab!d"}`, 400,
-			`{"__type":"SerializationException","message":"'ab!d' can not be converted to a Blob: Invalid Base64 character: '!'"}`},
+			`{"__type":"SerializationException","Message":"'ab!d' can not be converted to a Blob: Invalid Base64 character: '!'"}`},
 		{"bad timestamp", TargetPrefix + "GetShardIterator", ContentTypeJSON, `{"StreamName":"s","ShardId":"shardId-000000000000","ShardIteratorType":"AT_TIMESTAMP","Timestamp":"yesterday"}`, 400,
-			`{"__type":"SerializationException","message":"Unable to parse date string 'yesterday': expected epoch seconds or ISO-8601."}`},
+			`{"__type":"SerializationException","Message":"Unable to parse date string 'yesterday': expected epoch seconds or ISO-8601."}`},
 		{"validation wording", TargetPrefix + "DescribeStream", ContentTypeJSON, `{"StreamName":"bad name!"}`, 400,
 			`{"__type":"ValidationException","message":"1 validation error detected: Value 'bad name!' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"}`},
 		{"missing Data", TargetPrefix + "PutRecord", ContentTypeJSON, `{"StreamName":"s","PartitionKey":"k"}`, 400,
@@ -73,7 +74,7 @@ func TestRawErrorBodies(t *testing.T) {
 			`{"__type":"ValidationException","message":"1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"}`},
 		{"engine message passes through", TargetPrefix + "GetRecords", ContentTypeJSON, `{"ShardIterator":"xyz"}`, 400,
 			`{"__type":"InvalidArgumentException","message":"Invalid ShardIterator."}`},
-		{"not found", TargetPrefix + "DeleteStream", "application/json", `{"StreamName":"gone"}`, 400,
+		{"not found", TargetPrefix + "DeleteStream", "", `{"StreamName":"gone"}`, 400,
 			`{"__type":"ResourceNotFoundException","message":"Stream gone under account 000000000000 not found."}`},
 	}
 	for _, c := range cases {
@@ -85,7 +86,9 @@ func TestRawErrorBodies(t *testing.T) {
 			if ct := hdr.Get("Content-Type"); ct != ContentTypeJSON {
 				t.Fatalf("Content-Type %q", ct)
 			}
-			var e errorBody
+			var e struct {
+				Type string `json:"__type"`
+			}
 			if err := json.Unmarshal(body, &e); err != nil || hdr.Get("X-Amzn-ErrorType") != e.Type {
 				t.Fatalf("X-Amzn-ErrorType %q does not match body %s", hdr.Get("X-Amzn-ErrorType"), body)
 			}
@@ -98,7 +101,7 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89a
 func TestRawHeadersAndFormats(t *testing.T) {
 	url, clock := rawEnv(t, engine.Options{DisableLimits: true})
 	clock.Advance(123 * time.Millisecond)
-	status, hdr, body := rawCall(t, url, TargetPrefix+"ListStreams", ContentTypeJSON, nil) // empty body counts as {}
+	status, hdr, body := rawCall(t, url, TargetPrefix+"ListStreams", ContentTypeJSON, []byte("{}"))
 	if status != 200 || string(body) != `{"StreamNames":[],"HasMoreStreams":false,"StreamSummaries":[]}` {
 		t.Fatalf("ListStreams: %d %s", status, body)
 	}
@@ -211,5 +214,46 @@ func TestRawPanicIsInternalFailure(t *testing.T) {
 	status, _, body := rawCall(t, url, TargetPrefix+"PanicForTest", ContentTypeJSON, []byte(`{}`))
 	if status != 500 || string(body) != `{"__type":"InternalFailure","message":"Internal service failure."}` {
 		t.Fatalf("got %d %s", status, body)
+	}
+}
+
+// The service's front end answers these itself: SerializationException and
+// UnknownOperationException carry "Message"; an empty body is no {}; an
+// application/json request never reaches Kinesis.
+func TestRawFrontEndAnswers(t *testing.T) {
+	url, _ := rawEnv(t, engine.Options{DisableLimits: true})
+	cases := []struct {
+		name, target, contentType, body string
+		status                          int
+		wantType, want                  string
+	}{
+		{"empty JSON body", TargetPrefix + "ListStreams", ContentTypeJSON, ``, 400, ContentTypeJSON,
+			`{"__type":"SerializationException","Message":"The request body is empty; an action without input takes {}."}`},
+		{"blank JSON body", TargetPrefix + "DescribeLimits", ContentTypeJSON, " \n", 400, ContentTypeJSON,
+			`{"__type":"SerializationException","Message":"The request body is empty; an action without input takes {}."}`},
+		{"unknown action", TargetPrefix + "Nope", ContentTypeJSON, `{}`, 400, ContentTypeJSON,
+			`{"__type":"UnknownOperationException","Message":"Operation Nope is not supported by shardscope."}`},
+		{"application/json", TargetPrefix + "CreateStream", "application/json", `{"StreamName":"nope","ShardCount":1}`, 200, "application/json",
+			`{"Output":{"__type":"com.amazon.coral.service#UnknownOperationException","message":null},"Version":"1.0"}`},
+		{"application/json, not JSON", TargetPrefix + "ListStreams", "application/json; charset=utf-8", `nope`, 200, "application/json",
+			`{"Output":{"__type":"com.amazon.coral.service#SerializationException","message":null},"Version":"1.0"}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			status, hdr, body := rawCall(t, url, c.target, c.contentType, []byte(c.body))
+			if status != c.status || string(body) != c.want || hdr.Get("Content-Type") != c.wantType {
+				t.Fatalf("got %d %s %s\nwant %d %s %s", status, hdr.Get("Content-Type"), body, c.status, c.wantType, c.want)
+			}
+		})
+	}
+	// The application/json call created nothing.
+	if st, _, b := rawCall(t, url, TargetPrefix+"ListStreams", ContentTypeJSON, []byte(`{}`)); st != 200 || string(b) != `{"StreamNames":[],"HasMoreStreams":false,"StreamSummaries":[]}` {
+		t.Fatalf("ListStreams: %d %s", st, b)
+	}
+	// CBOR: an empty body is refused too, and the text is under "Message".
+	st, _, b := rawCall(t, url, TargetPrefix+"ListStreams", ContentTypeCBOR, nil)
+	var m map[string]any
+	if err := cbor.Unmarshal(b, &m); err != nil || st != 400 || m["__type"] != SerializationException || m["Message"] == nil || m["message"] != nil {
+		t.Fatalf("CBOR empty body: %d %v %v", st, m, err)
 	}
 }
