@@ -51,7 +51,7 @@ func TestRawErrorBodies(t *testing.T) {
 		{"list for a structure", TargetPrefix + "CreateStream", ContentTypeJSON, `{"StreamName":"x","StreamModeDetails":[]}`, 400,
 			`{"__type":"SerializationException","Message":"Start of list found where not expected"}`},
 		{"int out of range", TargetPrefix + "CreateStream", ContentTypeJSON, `{"StreamName":"x","ShardCount":3000000000}`, 400,
-			`{"__type":"SerializationException","Message":"Numeric value (3000000000) out of range of int (-2147483648 - 2147483647)"}`},
+			`{"__type":"ValidationException","message":"1 validation error detected: Value '2147483647' at 'shardCount' failed to satisfy constraint: Member must have value less than or equal to 100000"}`},
 		{"bad base64", TargetPrefix + "PutRecord", ContentTypeJSON, `{"StreamName":"s","PartitionKey":"k","Data":"abc"}`, 400,
 			`{"__type":"SerializationException","Message":"'abc' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: 3"}`},
 		{"bad base64 char", TargetPrefix + "PutRecord", ContentTypeJSON, `{"StreamName":"s","PartitionKey":"k","Data":"ab!d"}`, 400,
@@ -69,7 +69,7 @@ func TestRawErrorBodies(t *testing.T) {
 		{"missing mode details", TargetPrefix + "UpdateStreamMode", ContentTypeJSON, `{"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/s"}`, 400,
 			`{"__type":"ValidationException","message":"1 validation error detected: Value null at 'streamModeDetails' failed to satisfy constraint: Member must not be null"}`},
 		{"empty stream name", TargetPrefix + "DescribeStreamSummary", ContentTypeJSON, `{"StreamName":""}`, 400,
-			`{"__type":"ValidationException","message":"1 validation error detected: Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"}`},
+			`{"__type":"ValidationException","message":"2 validation errors detected: Value '' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"}`},
 		{"limit zero", TargetPrefix + "ListStreams", ContentTypeJSON, `{"Limit":0}`, 400,
 			`{"__type":"ValidationException","message":"1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"}`},
 		{"engine message passes through", TargetPrefix + "GetRecords", ContentTypeJSON, `{"ShardIterator":"xyz"}`, 400,
@@ -255,5 +255,49 @@ func TestRawFrontEndAnswers(t *testing.T) {
 	var m map[string]any
 	if err := cbor.Unmarshal(b, &m); err != nil || st != 400 || m["__type"] != SerializationException || m["Message"] == nil || m["message"] != nil {
 		t.Fatalf("CBOR empty body: %d %v %v", st, m, err)
+	}
+}
+
+// Every violated constraint, the wire's and the engine's, in one message in
+// the service's order, before any lookup.
+func TestRawValidationListsEveryProblemInOrder(t *testing.T) {
+	url, _ := rawEnv(t, engine.Options{DisableLimits: true})
+	const re = "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+	long := strings.Repeat("k", 129)
+	cases := []struct{ name, action, body, want string }{
+		{"create: count before name", "CreateStream", `{"StreamName":"a b","ShardCount":0}`,
+			"2 validation errors detected: Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1; Value 'a b' at 'streamName' failed to satisfy constraint: " + re},
+		{"create: empty name", "CreateStream", `{"StreamName":"","ShardCount":0}`,
+			"3 validation errors detected: Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1; Value '' at 'streamName' failed to satisfy constraint: " + re + "; Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"},
+		{"create: nothing", "CreateStream", `{}`,
+			"2 validation errors detected: Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1; Value null at 'streamName' failed to satisfy constraint: Member must not be null"},
+		{"create: count clamped", "CreateStream", `{"StreamName":"x","ShardCount":-99999999999}`,
+			"1 validation error detected: Value '-2147483648' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1"},
+		{"list shards", "ListShards", `{"StreamName":"","MaxResults":0,"ExclusiveStartShardId":""}`,
+			"5 validation errors detected: Value '' at 'exclusiveStartShardId' failed to satisfy constraint: " + re + "; Value '' at 'exclusiveStartShardId' failed to satisfy constraint: Member must have length greater than or equal to 1; Value '0' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 1; Value '' at 'streamName' failed to satisfy constraint: " + re + "; Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"},
+		{"list shards: limit clamped", "ListShards", `{"StreamName":"s","MaxResults":1e30}`,
+			"1 validation error detected: Value '2147483647' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 10000"},
+		{"iterator", "GetShardIterator", `{"StreamName":"a b","ShardId":"","ShardIteratorType":"SIDEWAYS"}`,
+			"4 validation errors detected: Value '' at 'shardId' failed to satisfy constraint: " + re + "; Value '' at 'shardId' failed to satisfy constraint: Member must have length greater than or equal to 1; Value 'SIDEWAYS' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]; Value 'a b' at 'streamName' failed to satisfy constraint: " + re},
+		{"split", "SplitShard", `{"StreamName":"a b","ShardToSplit":"x y","NewStartingHashKey":"-1"}`,
+			"3 validation errors detected: Value '-1' at 'newStartingHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38}); Value 'a b' at 'streamName' failed to satisfy constraint: " + re + "; Value 'x y' at 'shardToSplit' failed to satisfy constraint: " + re},
+		{"tag key too long on a missing stream", "AddTagsToStream", `{"StreamName":"missing","Tags":{"` + long + `":"v"}}`,
+			"1 validation error detected: Value '{" + long + "=v}' at 'tags' failed to satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]"},
+		{"remove tags before the name", "RemoveTagsFromStream", `{"StreamName":"a b","TagKeys":["` + long + `"]}`,
+			"2 validation errors detected: Value '" + long + "' at 'tagKeys.1.member' failed to satisfy constraint: Member must have length less than or equal to 128; Value 'a b' at 'streamName' failed to satisfy constraint: " + re},
+		{"retention: hours before name", "IncreaseStreamRetentionPeriod", `{"StreamName":""}`,
+			"3 validation errors detected: Value null at 'retentionPeriodHours' failed to satisfy constraint: Member must not be null; Value '' at 'streamName' failed to satisfy constraint: " + re + "; Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st, _, b := rawCall(t, url, TargetPrefix+c.action, ContentTypeJSON, []byte(c.body))
+			var e struct {
+				Type    string `json:"__type"`
+				Message string `json:"message"`
+			}
+			if err := json.Unmarshal(b, &e); err != nil || st != 400 || e.Type != "ValidationException" || e.Message != c.want {
+				t.Fatalf("got %d %s\nwant ValidationException %s", st, b, c.want)
+			}
+		})
 	}
 }

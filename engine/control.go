@@ -11,7 +11,7 @@ import (
 
 // CreateStream creates a stream with its shards splitting the key space evenly.
 func (e *Engine) CreateStream(ctx context.Context, in CreateStreamInput) error {
-	var v validator
+	v := newValidator(ctx, "shardCount", "streamName", "streamModeDetails", "tags")
 	if v.required(in.StreamName != "", "streamName") {
 		v.streamName(in.StreamName, "streamName")
 	}
@@ -153,7 +153,8 @@ func (e *Engine) purge(s *stream) {
 
 // DescribeStream describes a stream and a page of its shards.
 func (e *Engine) DescribeStream(ctx context.Context, in DescribeStreamInput) (StreamDescription, error) {
-	var v validator
+	v := newValidator(ctx, "limit", "exclusiveStartShardId", "streamName", "streamARN")
+	v.ref(in.StreamRef)
 	if in.Limit != 0 {
 		v.intRange(in.Limit, "limit", 1, 10000)
 	}
@@ -218,7 +219,7 @@ func (e *Engine) DescribeStreamSummary(ctx context.Context, ref StreamRef) (Stre
 
 // ListStreams lists stream names in order, a page at a time.
 func (e *Engine) ListStreams(ctx context.Context, in ListStreamsInput) (ListStreamsOutput, error) {
-	var v validator
+	v := newValidator(ctx, "limit", "exclusiveStartStreamName", "nextToken")
 	if in.Limit != 0 {
 		v.intRange(in.Limit, "limit", 1, 10000)
 	}
@@ -268,7 +269,8 @@ func (e *Engine) ListStreams(ctx context.Context, in ListStreamsInput) (ListStre
 
 // ListShards lists a stream's unexpired shards with the service's filters and paging.
 func (e *Engine) ListShards(ctx context.Context, in ListShardsInput) (ListShardsOutput, error) {
-	var v validator
+	v := newValidator(ctx, "exclusiveStartShardId", "maxResults", "nextToken", "streamCreationTimestamp", "streamName", "shardFilter", "streamARN")
+	v.ref(in.StreamRef)
 	if in.MaxResults != 0 {
 		v.intRange(in.MaxResults, "maxResults", 1, 10000)
 	}
@@ -420,17 +422,18 @@ func (e *Engine) shardFilter(s *stream, f *ShardFilter, now time.Time) (func(*sh
 
 // IncreaseStreamRetentionPeriod lengthens how long records are kept.
 func (e *Engine) IncreaseStreamRetentionPeriod(ctx context.Context, in RetentionInput) error {
-	return e.changeRetention(in, true)
+	return e.changeRetention(ctx, in, true)
 }
 
 // DecreaseStreamRetentionPeriod shortens how long records are kept; older
 // records become unreadable at once.
 func (e *Engine) DecreaseStreamRetentionPeriod(ctx context.Context, in RetentionInput) error {
-	return e.changeRetention(in, false)
+	return e.changeRetention(ctx, in, false)
 }
 
-func (e *Engine) changeRetention(in RetentionInput, increase bool) error {
-	var v validator
+func (e *Engine) changeRetention(ctx context.Context, in RetentionInput, increase bool) error {
+	v := newValidator(ctx, "retentionPeriodHours", "streamName", "streamARN")
+	v.ref(in.StreamRef)
 	v.intRange(in.RetentionPeriodHours, "retentionPeriodHours", 1, 1<<31-1)
 	if err := v.err(); err != nil {
 		return err
@@ -465,7 +468,7 @@ func (e *Engine) changeRetention(in RetentionInput, increase bool) error {
 // UpdateStreamMode switches a stream between PROVISIONED and ON_DEMAND,
 // at most twice in a rolling 24 hours.
 func (e *Engine) UpdateStreamMode(ctx context.Context, in UpdateStreamModeInput) error {
-	var v validator
+	v := newValidator(ctx, "streamARN", "streamModeDetails")
 	if v.required(in.StreamARN != "", "streamARN") {
 		v.streamARN(in.StreamARN)
 	}
@@ -527,7 +530,8 @@ func recent(ts []time.Time, now time.Time) []time.Time {
 // checked before the stream is looked up (ValidationException); characters
 // are checked after it (InvalidArgumentException), as the service does.
 func (e *Engine) AddTagsToStream(ctx context.Context, in AddTagsInput) error {
-	var v validator
+	v := newValidator(ctx, "tags", "streamName", "streamARN")
+	v.ref(in.StreamRef)
 	if v.required(len(in.Tags) > 0, "tags") {
 		v.tagMap(in.Tags, "tags")
 	}
@@ -562,7 +566,8 @@ func (e *Engine) AddTagsToStream(ctx context.Context, in AddTagsInput) error {
 
 // RemoveTagsFromStream removes tags; unknown keys are ignored.
 func (e *Engine) RemoveTagsFromStream(ctx context.Context, in RemoveTagsInput) error {
-	var v validator
+	v := newValidator(ctx, "tagKeys", "streamName", "streamARN")
+	v.ref(in.StreamRef)
 	v.required(len(in.TagKeys) > 0, "tagKeys")
 	if len(in.TagKeys) > 50 {
 		v.add(len(in.TagKeys), "tagKeys", "Member must have length less than or equal to 50")
@@ -592,7 +597,8 @@ func (e *Engine) RemoveTagsFromStream(ctx context.Context, in RemoveTagsInput) e
 
 // ListTagsForStream lists tags sorted by key, a page at a time.
 func (e *Engine) ListTagsForStream(ctx context.Context, in ListTagsInput) (ListTagsOutput, error) {
-	var v validator
+	v := newValidator(ctx, "limit", "exclusiveStartTagKey", "streamName", "streamARN")
+	v.ref(in.StreamRef)
 	if in.Limit != 0 {
 		v.intRange(in.Limit, "limit", 1, 50)
 	}

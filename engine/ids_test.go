@@ -186,3 +186,17 @@ func TestDescribeStreamListsNoShardsWhileCreatingOrDeleting(t *testing.T) {
 		t.Fatalf("deleting: %s, %d shards, %v", d.StreamStatus, len(d.Shards), err)
 	}
 }
+
+func TestValidationListsEveryProblemInTheServiceOrder(t *testing.T) {
+	env := newEnv(t, Options{})
+	err := env.e.CreateStream(ctx, CreateStreamInput{StreamName: "a b", ShardCount: 0})
+	wantMessage(t, err, ValidationException, "2 validation errors detected: Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1; Value 'a b' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+")
+	// The stream reference is checked with the rest, before any lookup.
+	_, err = env.e.GetShardIterator(ctx, GetShardIteratorInput{StreamRef: StreamRef{StreamName: "no such/stream"}, ShardID: "x y", ShardIteratorType: "UP"})
+	wantMessage(t, err, ValidationException, "3 validation errors detected: Value 'x y' at 'shardId' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; Value 'UP' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]; Value 'no such/stream' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+")
+	// Problems a wire layer found join the engine's, in order; the engine
+	// says nothing more about a member the wire layer reported.
+	wctx := WithFieldProblems(ctx, []FieldProblem{{Member: "streamName", Text: "Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"}})
+	err = env.e.CreateStream(wctx, CreateStreamInput{ShardCount: 0})
+	wantMessage(t, err, ValidationException, "2 validation errors detected: Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1; Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1")
+}

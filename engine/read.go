@@ -10,7 +10,8 @@ import (
 
 // GetShardIterator returns an iterator positioned as the iterator type says.
 func (e *Engine) GetShardIterator(ctx context.Context, in GetShardIteratorInput) (string, error) {
-	var v validator
+	v := newValidator(ctx, "shardId", "shardIteratorType", "startingSequenceNumber", "streamName", "timestamp", "streamARN")
+	v.ref(in.StreamRef)
 	v.shardID(in.ShardID, "shardId", true)
 	if v.required(in.ShardIteratorType != "", "shardIteratorType") && !validIteratorType(in.ShardIteratorType) {
 		v.add(string(in.ShardIteratorType), "shardIteratorType", "Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]")
@@ -162,7 +163,7 @@ func (e *Engine) resolve(st start) (uint64, error) {
 
 // GetRecords reads records from an iterator's position.
 func (e *Engine) GetRecords(ctx context.Context, in GetRecordsInput) (GetRecordsOutput, error) {
-	var v validator
+	v := newValidator(ctx, "shardIterator", "limit", "streamARN")
 	if v.required(in.ShardIterator != "", "shardIterator") {
 		v.length(in.ShardIterator, "shardIterator", 1, 512)
 	}

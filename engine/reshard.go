@@ -11,7 +11,8 @@ import (
 // SplitShard closes an open shard and creates two children dividing its
 // range at NewStartingHashKey.
 func (e *Engine) SplitShard(ctx context.Context, in SplitShardInput) error {
-	var v validator
+	v := newValidator(ctx, "newStartingHashKey", "streamName", "shardToSplit", "streamARN")
+	v.ref(in.StreamRef)
 	v.shardID(in.ShardToSplit, "shardToSplit", true)
 	if v.required(in.NewStartingHashKey != "", "newStartingHashKey") && !hashKeyPattern.MatchString(in.NewStartingHashKey) {
 		v.add(in.NewStartingHashKey, "newStartingHashKey", "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})")
@@ -54,7 +55,8 @@ func (e *Engine) split(s *stream, sh *shard, at HashKey, now time.Time) (low, hi
 // MergeShards closes two adjacent open shards and creates one child
 // covering both ranges.
 func (e *Engine) MergeShards(ctx context.Context, in MergeShardsInput) error {
-	var v validator
+	v := newValidator(ctx, "shardToMerge", "adjacentShardToMerge", "streamName", "streamARN")
+	v.ref(in.StreamRef)
 	v.shardID(in.ShardToMerge, "shardToMerge", true)
 	v.shardID(in.AdjacentShardToMerge, "adjacentShardToMerge", true)
 	if err := v.err(); err != nil {
@@ -147,7 +149,8 @@ func (e *Engine) addChild(s *stream, rng HashKeyRange, parent, adjacent string, 
 // the way has at most two parents, so lineage stays exact; the pieces that
 // are merged away right after appear as closed, empty shards.
 func (e *Engine) UpdateShardCount(ctx context.Context, in UpdateShardCountInput) (UpdateShardCountOutput, error) {
-	var v validator
+	v := newValidator(ctx, "scalingType", "streamName", "targetShardCount", "streamARN")
+	v.ref(in.StreamRef)
 	v.intRange(in.TargetShardCount, "targetShardCount", 1, 100000)
 	if in.ScalingType != "" && in.ScalingType != "UNIFORM_SCALING" {
 		v.add(in.ScalingType, "scalingType", "Member must satisfy enum value set: [UNIFORM_SCALING]")
