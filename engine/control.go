@@ -162,6 +162,7 @@ func (e *Engine) DescribeStream(ctx context.Context, in DescribeStreamInput) (St
 	if err := v.err(); err != nil {
 		return StreamDescription{}, err
 	}
+	e.settleReshards()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	s, err := e.lookup(in.StreamRef)
@@ -198,6 +199,7 @@ func (e *Engine) DescribeStream(ctx context.Context, in DescribeStreamInput) (St
 
 // DescribeStreamSummary describes a stream without its shards.
 func (e *Engine) DescribeStreamSummary(ctx context.Context, ref StreamRef) (StreamSummary, error) {
+	e.settleReshards()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	s, err := e.lookup(ref)
@@ -314,6 +316,7 @@ func (e *Engine) ListShards(ctx context.Context, in ListShardsInput) (ListShards
 	if limit == 0 || limit > 1000 {
 		limit = 1000
 	}
+	e.settleReshards()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	s, err := e.lookup(ref)
@@ -674,6 +677,7 @@ func validTagText(s string) bool {
 
 // DescribeLimits reports the account's shard quota and usage.
 func (e *Engine) DescribeLimits(ctx context.Context) (Limits, error) {
+	e.settleReshards()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	onDemand := 0

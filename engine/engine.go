@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shardscope/shardscope/storage"
@@ -109,6 +110,10 @@ type Engine struct {
 	streams map[string]*stream
 	closed  bool // Close has run; guarded by mu
 
+	// pendingDue is when the next deferred reshard is due (epoch ms, 0 for
+	// none): the fast path of settleReshards. Written under mu.
+	pendingDue atomic.Int64
+
 	// seekHook, when set by a test, runs in SubscribeToShard after e.mu is
 	// released and before the storage seek.
 	seekHook func()
@@ -148,6 +153,9 @@ func New(db *storage.DB, opts Options) (*Engine, error) {
 			return fmt.Errorf("load stream %s: %w", name, err)
 		}
 		e.streams[s.name] = s
+		if len(s.pending) > 0 && (e.pendingDue.Load() == 0 || s.updatingUntil.UnixMilli() < e.pendingDue.Load()) {
+			e.pendingDue.Store(s.updatingUntil.UnixMilli())
+		}
 		return nil
 	})
 	if err != nil {

@@ -200,3 +200,112 @@ func TestValidationListsEveryProblemInTheServiceOrder(t *testing.T) {
 	err = env.e.CreateStream(wctx, CreateStreamInput{ShardCount: 0})
 	wantMessage(t, err, ValidationException, "2 validation errors detected: Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1; Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1")
 }
+
+// While a reshard is UPDATING the stream keeps its old layout: the parent
+// stays open and takes the writes; the children appear, and the parent
+// closes, when the stream is ACTIVE again.
+func TestReshardTakesEffectWhenActiveAgain(t *testing.T) {
+	env := newEnv(t, Options{UpdateDelay: 30 * time.Second, DisableLimits: true})
+	env.create("s", 1)
+	ref := StreamRef{StreamName: "s"}
+	env.put("s", "k", "before")
+	sub, err := env.e.Subscribe(ctx, SubscribeInput{StreamRef: ref, ShardID: "0", Position: StartingPosition{Type: TrimHorizon}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if err := env.e.SplitShard(ctx, SplitShardInput{StreamRef: ref, ShardToSplit: "0", NewStartingHashKey: MidpointKey(HashKeyRange{Start: HashKey{}, End: MaxHashKey})}); err != nil {
+		t.Fatal(err)
+	}
+	during := env.put("s", "k", "during")
+	if during.ShardID != "shardId-000000000000" {
+		t.Fatalf("a write while UPDATING went to %s, want the parent", during.ShardID)
+	}
+	if got := env.shards("s"); len(got) != 1 || !got[0].Open() {
+		t.Fatalf("while UPDATING: %+v, want the open parent alone", got)
+	}
+	d, _ := env.e.DescribeStream(ctx, DescribeStreamInput{StreamRef: ref})
+	if d.StreamStatus != StatusUpdating || len(d.Shards) != 1 {
+		t.Fatalf("DescribeStream while UPDATING: %s, %d shards", d.StreamStatus, len(d.Shards))
+	}
+	_, err = env.e.GetShardIterator(ctx, GetShardIteratorInput{StreamRef: ref, ShardID: "1", ShardIteratorType: TrimHorizon})
+	wantCode(t, err, ResourceNotFoundException)
+	wantCode(t, env.e.MergeShards(ctx, MergeShardsInput{StreamRef: ref, ShardToMerge: "0", AdjacentShardToMerge: "1"}), ResourceInUseException)
+
+	// The subscriber on the parent sees both records, then the end at the
+	// due time with no further write to wake it.
+	events := make(chan SubscriptionEvent, 10)
+	go func() {
+		for {
+			ev, err := sub.Next(ctx)
+			if err != nil {
+				close(events)
+				return
+			}
+			events <- ev
+		}
+	}()
+	var data []string
+	for len(data) < 2 {
+		select {
+		case ev := <-events:
+			for _, r := range ev.Records {
+				data = append(data, string(r.Data))
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("subscriber read %v, want before and during", data)
+		}
+	}
+	env.clock.Advance(30 * time.Second)
+	select {
+	case ev := <-events:
+		if len(ev.ChildShards) != 2 || len(ev.Records) != 0 {
+			t.Fatalf("end event %+v", ev)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no end event within 10 s of the due time")
+	}
+
+	shards := env.shards("s")
+	if len(shards) != 3 || shards[0].Open() || !shards[1].Open() || !shards[2].Open() || shards[1].ParentShardID != "shardId-000000000000" {
+		t.Fatalf("after UPDATING: %+v", shards)
+	}
+	if !seqLess(during.SequenceNumber, shards[0].EndingSequenceNumber) && during.SequenceNumber != shards[0].EndingSequenceNumber {
+		t.Fatalf("parent ends at %s, before the write %s made while UPDATING", shards[0].EndingSequenceNumber, during.SequenceNumber)
+	}
+	if after := env.put("s", "k", "after"); after.ShardID == "shardId-000000000000" {
+		t.Fatal("a write after UPDATING went to the closed parent")
+	}
+	recs, next, children := env.readAll(env.iter("s", "0", TrimHorizon, "", time.Time{}))
+	if len(recs) != 2 || next != "" || len(children) != 2 {
+		t.Fatalf("parent: %d records, next %q, %d children", len(recs), next, len(children))
+	}
+}
+
+// A deferred reshard survives a restart and applies when due.
+func TestDeferredReshardSurvivesRestart(t *testing.T) {
+	env := newEnv(t, Options{UpdateDelay: 30 * time.Second})
+	env.create("s", 2)
+	ref := StreamRef{StreamName: "s"}
+	if _, err := env.e.UpdateShardCount(ctx, UpdateShardCountInput{StreamRef: ref, TargetShardCount: 4, ScalingType: "UNIFORM_SCALING"}); err != nil {
+		t.Fatal(err)
+	}
+	env.reopen()
+	if n := len(env.shards("s")); n != 2 {
+		t.Fatalf("%d shards while UPDATING after a restart, want 2", n)
+	}
+	env.clock.Advance(30 * time.Second)
+	open := 0
+	for _, sh := range env.shards("s") {
+		if sh.Open() {
+			open++
+		}
+	}
+	if open != 4 {
+		t.Fatalf("%d open shards once ACTIVE, want 4", open)
+	}
+	sum, _ := env.e.DescribeStreamSummary(ctx, ref)
+	if sum.StreamStatus != StatusActive || sum.OpenShardCount != 4 {
+		t.Fatalf("summary %+v", sum)
+	}
+}

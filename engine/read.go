@@ -22,6 +22,7 @@ func (e *Engine) GetShardIterator(ctx context.Context, in GetShardIteratorInput)
 	if err := v.err(); err != nil {
 		return "", err
 	}
+	e.settleReshards()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	s, err := e.forData(in.StreamRef)
@@ -236,6 +237,7 @@ type shardView struct {
 }
 
 func (e *Engine) view(ref StreamRef, created int64, idx uint32) (shardView, error) {
+	e.settleReshards()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	s, err := e.forData(ref)
@@ -374,6 +376,7 @@ func (e *Engine) Subscribe(ctx context.Context, in SubscribeInput) (*Subscriptio
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	e.settleReshards()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	s, err := e.forData(in.StreamRef)
@@ -411,6 +414,19 @@ func (sub *Subscription) Next(ctx context.Context) (SubscriptionEvent, error) {
 		if p.ready {
 			p.sh.metrics.add(now, Rate{RecordsOut: int64(len(p.ev.Records)), BytesOut: p.bytes})
 			return p.ev, nil
+		}
+		if due := sub.e.dueTime(); !due.IsZero() {
+			// A deferred reshard may end this shard at its due time with no
+			// commit to wake us.
+			if err := waitUntil(ctx, sub.e.clock, due, p.wake, sub.done); err != nil {
+				return SubscriptionEvent{}, err
+			}
+			select {
+			case <-sub.done:
+				return SubscriptionEvent{}, io.EOF
+			default:
+				continue
+			}
 		}
 		select {
 		case <-p.wake:

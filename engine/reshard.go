@@ -34,14 +34,8 @@ func (e *Engine) SplitShard(ctx context.Context, in SplitShardInput) error {
 	if err := e.checkShardQuota(1); err != nil {
 		return err
 	}
-	now := e.clock.Now()
-	low, high := e.split(s, sh, at, now)
-	s.updatingUntil = now.Add(e.opts.UpdateDelay)
-	if err := e.saveStream(s); err != nil {
-		return err
-	}
-	e.event(EventReshard, s.name, sh.id, "split %s at %s → %s, %s", sh.id, describeKey(at), low.id, high.id)
-	return nil
+	e.deferReshard(s, reshardOp{Kind: "split", Shard: sh.index, Key: at.String()}, e.clock.Now())
+	return e.saveStream(s)
 }
 
 // split closes sh and adds its two children. e.mu is held.
@@ -79,14 +73,8 @@ func (e *Engine) MergeShards(ctx context.Context, in MergeShardsInput) error {
 	if !adjacent(a.rng, b.rng) {
 		return newError(InvalidArgumentException, "Shards %s and %s in stream %s under account %s are not an adjacent pair of shards eligible for merging", a.id, b.id, s.name, e.opts.AccountID)
 	}
-	now := e.clock.Now()
-	child := e.merge(s, a, b, now)
-	s.updatingUntil = now.Add(e.opts.UpdateDelay)
-	if err := e.saveStream(s); err != nil {
-		return err
-	}
-	e.event(EventReshard, s.name, a.id, "merged %s and %s → %s", a.id, b.id, child.id)
-	return nil
+	e.deferReshard(s, reshardOp{Kind: "merge", Shard: a.index, Adjacent: b.index}, e.clock.Now())
+	return e.saveStream(s)
 }
 
 // adjacent reports whether hi starts right after lo ends.
@@ -108,6 +96,7 @@ func (e *Engine) merge(s *stream, a, b *shard, now time.Time) *shard {
 
 // reshardTarget finds an ACTIVE provisioned stream and one of its open shards.
 func (e *Engine) reshardTarget(ref StreamRef, id string) (*stream, *shard, error) {
+	e.applyDue(e.clock.Now())
 	s, err := e.forChange(ref)
 	if err != nil {
 		return nil, nil, err
@@ -161,6 +150,7 @@ func (e *Engine) UpdateShardCount(ctx context.Context, in UpdateShardCountInput)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.applyDue(e.clock.Now())
 	s, err := e.forChange(in.StreamRef)
 	if err != nil {
 		return UpdateShardCountOutput{}, err
@@ -185,13 +175,11 @@ func (e *Engine) UpdateShardCount(ctx context.Context, in UpdateShardCountInput)
 	if err := e.checkShardQuota(target - cur); err != nil {
 		return UpdateShardCountOutput{}, err
 	}
-	e.reshape(s, evenRanges(target), now)
+	e.deferReshard(s, reshardOp{Kind: "scale", Target: target}, now)
 	s.scalings = append(s.scalings, now)
-	s.updatingUntil = now.Add(e.opts.UpdateDelay)
 	if err := e.saveStream(s); err != nil {
 		return UpdateShardCountOutput{}, err
 	}
-	e.event(EventReshard, s.name, "", "scaled %s uniformly from %d to %d open shards", s.name, cur, target)
 	return UpdateShardCountOutput{StreamName: s.name, StreamARN: e.arn(s.name), CurrentShardCount: cur, TargetShardCount: target}, nil
 }
 

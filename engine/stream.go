@@ -34,6 +34,7 @@ type stream struct {
 	scalings       []time.Time // UpdateShardCount calls, for the 10-per-24h rule
 	modeSwitches   []time.Time // UpdateStreamMode calls, for the 2-per-24h rule
 
+	pending   []reshardOp          // reshards that take effect when UPDATING ends (pending.go)
 	consumers map[string]*consumer // enhanced fan-out consumers by name (efo.go)
 	scale     *scalerState         // the on-demand scaler's memory (scaler.go)
 }
@@ -255,6 +256,7 @@ type streamMeta struct {
 	Shards         []shardMeta       `json:"shards"`
 	Consumers      []consumerMeta    `json:"consumers,omitempty"`
 	Scaler         *scalerMeta       `json:"scaler,omitempty"`
+	Pending        []reshardOp       `json:"pending,omitempty"`
 }
 
 type shardMeta struct {
@@ -308,6 +310,7 @@ func (s *stream) meta() streamMeta {
 		})
 		sh.mu.Unlock()
 	}
+	m.Pending = s.pending
 	m.Consumers = s.consumerMetas()
 	m.Scaler = s.scalerMeta()
 	return m
@@ -333,7 +336,7 @@ func (e *Engine) loadStream(b []byte) (*stream, error) {
 	s := &stream{
 		name: m.Name, created: fromMs(m.Created), mode: m.Mode, retention: m.Retention, tags: m.Tags,
 		readyAt: fromMs(m.ReadyAt), updatingUntil: fromMs(m.UpdatingUntil), deleting: m.Deleting, deleteAt: fromMs(m.DeleteAt),
-		nextShardIndex: m.NextShardIndex,
+		nextShardIndex: m.NextShardIndex, pending: m.Pending,
 	}
 	if s.tags == nil {
 		s.tags = map[string]string{}

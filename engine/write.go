@@ -87,6 +87,7 @@ type pendingShard struct {
 // are held only while positions are assigned and the append is queued, so
 // the queue order is the position order; the wait for disk holds no lock.
 func (e *Engine) put(ctx context.Context, ref StreamRef, entries []PutRecordsEntry) (PutRecordsOutput, error) {
+	e.settleReshards()
 	out := PutRecordsOutput{Records: make([]PutRecordsResult, len(entries)), EncryptionType: "NONE"}
 	hashes := make([]HashKey, len(entries))
 	for i, r := range entries {
