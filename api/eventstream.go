@@ -38,10 +38,13 @@ type drainKey struct{}
 // eventStream is a started SubscribeToShard call.
 type eventStream struct{ sub *engine.FanOutSubscription }
 
-// subscribeEvent is the payload of a SubscribeToShardEvent message.
+// subscribeEvent is the payload of a SubscribeToShardEvent message. A
+// closed shard's last event has ChildShards and no
+// ContinuationSequenceNumber (the KCL reads its absence as the shard's
+// end); every other event the reverse.
 type subscribeEvent struct {
 	Records                    []record     `json:"Records"`
-	ContinuationSequenceNumber string       `json:"ContinuationSequenceNumber"`
+	ContinuationSequenceNumber string       `json:"ContinuationSequenceNumber,omitempty"`
 	MillisBehindLatest         int64        `json:"MillisBehindLatest"`
 	ChildShards                []childShard `json:"ChildShards,omitempty"`
 }

@@ -79,6 +79,9 @@ func (env *sdkEnv) readShard(stream, shardID string) ([]string, *kinesis.GetReco
 		for _, r := range out.Records {
 			data = append(data, string(r.Data))
 		}
+		if (out.NextShardIterator == nil) == (out.ChildShards == nil) {
+			env.t.Fatalf("GetRecords %s: NextShardIterator %v with ChildShards %v: want exactly one", shardID, out.NextShardIterator, out.ChildShards)
+		}
 		if out.NextShardIterator == nil || len(out.Records) == 0 {
 			return data, out
 		}

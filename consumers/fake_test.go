@@ -377,8 +377,8 @@ func startApp(t *testing.T, a *App) (stop func()) {
 				if err != nil {
 					t.Errorf("Run returned %v, want nil", err)
 				}
-			case <-time.After(5 * time.Second):
-				t.Fatalf("Run did not return within 5s of cancel")
+			case <-time.After(waitLong):
+				t.Fatalf("Run did not return within %v of cancel", waitLong)
 			}
 		})
 	}

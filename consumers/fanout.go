@@ -16,8 +16,9 @@ import (
 type FanOutStream interface {
 	// Next waits for the next event: records with where to continue, an
 	// empty heartbeat, or at a closed shard's end the event carrying its
-	// children. It returns io.EOF once the subscription ended by itself
-	// (after 5 minutes, after the children's event) or was closed, and an
+	// children and no ContinuationSequenceNumber (the reader takes the
+	// children as the end). It returns io.EOF once the subscription ended
+	// by itself (after 5 minutes, after the children's event) or was closed, and an
 	// error carrying a Kinesis error name otherwise: ResourceInUseException
 	// when another subscription took the shard over,
 	// ResourceNotFoundException when the consumer was deregistered.

@@ -109,7 +109,7 @@ func TestFanOutEndsReadThrottling(t *testing.T) {
 	t.Cleanup(polling.Stop)
 	// Generous deadlines: under the race detector on a loaded machine the
 	// lag builds more slowly; waitFor returns as soon as it holds.
-	waitFor(t, 30*time.Second, "every polling app throttled and over 1s behind", func() bool {
+	waitFor(t, waitLong, "every polling app throttled and over 1s behind", func() bool {
 		for _, s := range polling.Stats() {
 			if s.Throttled == 0 || s.MaxLagMillis < 1000 || s.Records == 0 {
 				return false
@@ -123,37 +123,47 @@ func TestFanOutEndsReadThrottling(t *testing.T) {
 		}
 		t.Logf("polling %s: %d records, %d throttled, lag %dms", s.App, s.Records, s.Throttled, s.MaxLagMillis)
 	}
-	stopWithin(t, polling, 3*time.Second)
+	stopWithin(t, polling, waitLong)
 
 	fan, cols := group("fan", true)
 	fan.Start(context.Background())
 	t.Cleanup(fan.Stop)
-	waitFor(t, 20*time.Second, "every fan-out app subscribed to both shards and caught up", func() bool {
+	// Nothing refused or throttled, ever: that holds however slow the
+	// machine. How far behind an app is at a given instant depends on how
+	// much CPU it got, so lag is a condition waited for, never a bound
+	// checked at one moment.
+	unthrottled := func() {
+		for _, s := range fan.Stats() {
+			if s.Throttled != 0 || s.SubscribeRefused != 0 || s.Errors != 0 {
+				t.Fatalf("%s: %d throttled, %d subscriptions refused, %d errors (%s)", s.App, s.Throttled, s.SubscribeRefused, s.Errors, s.LastError)
+			}
+		}
+	}
+	caughtUp := func() bool {
+		unthrottled()
 		for _, s := range fan.Stats() {
 			if s.Count(StateReading) != 2 || s.Subscriptions < 2 || s.ConsumerARN == "" || s.Records == 0 || s.MaxLagMillis > 200 {
 				return false
 			}
 		}
 		return true
-	})
-	// Under the same steady load every fan-out app keeps up.
+	}
+	waitFor(t, waitLong, "every fan-out app subscribed to both shards and caught up", caughtUp)
+	// Under the same steady load every fan-out app keeps up: 500 more
+	// records each, and caught up again after them.
 	var from []int64
 	for _, s := range fan.Stats() {
 		from = append(from, s.Records)
 	}
-	waitFor(t, 5*time.Second, "500 more records through every fan-out app", func() bool {
+	waitFor(t, waitLong, "500 more records through every fan-out app", func() bool {
+		unthrottled()
 		done := true
 		for i, s := range fan.Stats() {
-			if s.Throttled != 0 || s.SubscribeRefused != 0 || s.Errors != 0 {
-				t.Fatalf("%s: %d throttled, %d subscriptions refused, %d errors (%s)", s.App, s.Throttled, s.SubscribeRefused, s.Errors, s.LastError)
-			}
-			if s.MaxLagMillis > 1000 {
-				t.Fatalf("%s is %dms behind", s.App, s.MaxLagMillis)
-			}
 			done = done && s.Records >= from[i]+500
 		}
 		return done
 	})
+	waitFor(t, waitLong, "every fan-out app caught up again", caughtUp)
 	snap := e.Snapshot()
 	for i, s := range fan.Stats() {
 		if !s.FanOut || s.ConsumerName != s.App {
@@ -217,7 +227,7 @@ func TestFanOutAcrossSplitAndMergeExactlyOnce(t *testing.T) {
 	app := NewApp("lineage", testStream, log, e, NewMetaCheckpoints(db), fanOutLeaseConfig(clock, NewMetaLeases(db)))
 	startApp(t, app)
 	put(0, 5)
-	waitFor(t, 5*time.Second, "both shards subscribed", func() bool {
+	waitFor(t, waitLong, "both shards subscribed", func() bool {
 		s := app.Stats()
 		return s.Count(StateReading) == 2 && s.Subscriptions == 2 && log.c.distinct() == total
 	})
@@ -234,8 +244,8 @@ func TestFanOutAcrossSplitAndMergeExactlyOnce(t *testing.T) {
 	put(10, 15)
 	s4 := "shardId-000000000004"
 
-	waitFor(t, 10*time.Second, "every record", func() bool { return log.c.distinct() == total })
-	waitFor(t, 5*time.Second, "the parents' ends", func() bool {
+	waitFor(t, waitLong, "every record", func() bool { return log.c.distinct() == total })
+	waitFor(t, waitLong, "the parents' ends", func() bool {
 		ls := leaseTableOf(t, app)
 		for _, id := range []string{s0, s2, s3} {
 			if !ls[id].Ended() || ls[id].Owner != "" {
@@ -288,18 +298,18 @@ func TestFanOutResubscribesAfterExpiry(t *testing.T) {
 		}
 	}
 	put(0, 3)
-	waitFor(t, 5*time.Second, "the first records", func() bool { return f.distinct() == total && app.Stats().Subscriptions == 1 })
+	waitFor(t, waitLong, "the first records", func() bool { return f.distinct() == total && app.Stats().Subscriptions == 1 })
 
 	// Five minutes on, the subscription ends; the reader subscribes again
 	// from where it stopped.
 	advance(t, clock, engine.SubscriptionLifetime+time.Second, app)
-	waitFor(t, 5*time.Second, "a second subscription", func() bool { return app.Stats().Subscriptions == 2 })
+	waitFor(t, waitLong, "a second subscription", func() bool { return app.Stats().Subscriptions == 2 })
 	put(3, 6)
-	waitFor(t, 5*time.Second, "the records after the renewal", func() bool { return f.distinct() == total })
+	waitFor(t, waitLong, "the records after the renewal", func() bool { return f.distinct() == total })
 	advance(t, clock, engine.SubscriptionLifetime, app)
-	waitFor(t, 5*time.Second, "a third subscription", func() bool { return app.Stats().Subscriptions == 3 })
+	waitFor(t, waitLong, "a third subscription", func() bool { return app.Stats().Subscriptions == 3 })
 	put(6, 8)
-	waitFor(t, 5*time.Second, "the records after the second renewal", func() bool { return f.distinct() == total })
+	waitFor(t, waitLong, "the records after the second renewal", func() bool { return f.distinct() == total })
 	f.check(t, total)
 	s := app.Stats()
 	if s.SubscribeRefused != 0 || s.Errors != 0 {
@@ -332,7 +342,7 @@ func TestFanOutRegistration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the stream ACTIVE", func() bool {
+	waitFor(t, waitLong, "the stream ACTIVE", func() bool {
 		s, err := e.DescribeStreamSummary(ctx, engine.StreamRef{StreamName: testStream})
 		return err == nil && s.StreamStatus == engine.StatusActive
 	})
@@ -354,7 +364,7 @@ func TestFanOutRegistration(t *testing.T) {
 		}
 	}
 	put("a", 0)
-	waitFor(t, 5*time.Second, "the record through the reused consumer", func() bool { return col.distinct() == 1 })
+	waitFor(t, waitLong, "the record through the reused consumer", func() bool { return col.distinct() == 1 })
 	s := app.Stats()
 	if s.ConsumerARN != pre.ConsumerARN || s.ConsumerName != "mine" {
 		t.Errorf("consumer: got %s %q, want %s", s.ConsumerName, s.ConsumerARN, pre.ConsumerARN)
@@ -369,7 +379,7 @@ func TestFanOutRegistration(t *testing.T) {
 		t.Fatal(err)
 	}
 	put("a", 1)
-	waitFor(t, 5*time.Second, "the record after the registration again", func() bool { return col.distinct() == 2 })
+	waitFor(t, waitLong, "the record after the registration again", func() bool { return col.distinct() == 2 })
 	s = app.Stats()
 	if s.ConsumerARN == "" || s.Subscriptions != 2 {
 		t.Errorf("after re-registration: consumer %q, %d subscriptions; want a new one, 2", s.ConsumerARN, s.Subscriptions)
@@ -439,7 +449,7 @@ func TestGroupAddAndRemoveWhileRunning(t *testing.T) {
 	if err := g.Add(NewApp("fan", testStream, newCollector(), e, nil, cfg)); !errors.Is(err, ErrDuplicateApp) {
 		t.Errorf("Add of a duplicate name: got %v, want ErrDuplicateApp", err)
 	}
-	waitFor(t, 5*time.Second, "the added fan-out app reading", func() bool {
+	waitFor(t, waitLong, "the added fan-out app reading", func() bool {
 		s := fan.Stats()
 		return s.Running && s.Count(StateReading) == 2 && s.ConsumerARN != "" && s.Records > 100
 	})
@@ -484,7 +494,7 @@ func TestGroupAddAndRemoveWhileRunning(t *testing.T) {
 	if err := g.Add(fan); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "the app back", func() bool {
+	waitFor(t, waitLong, "the app back", func() bool {
 		s := fan.Stats()
 		return s.ConsumerARN != "" && s.Records > got+100
 	})
@@ -495,7 +505,7 @@ func TestGroupAddAndRemoveWhileRunning(t *testing.T) {
 	if poll.Stats().Running || !fan.Stats().Running {
 		t.Errorf("after removing poll: poll running %v, fan running %v", poll.Stats().Running, fan.Stats().Running)
 	}
-	stopWithin(t, g, 3*time.Second)
+	stopWithin(t, g, waitLong)
 	if fan.Stats().Running {
 		t.Errorf("fan running after Stop")
 	}
@@ -558,7 +568,7 @@ func TestFanOutLeaseMoveTakesTheSubscriptionOver(t *testing.T) {
 		}
 	}
 	put(0, 3)
-	waitFor(t, 5*time.Second, "both shards read and checkpointed", func() bool {
+	waitFor(t, waitLong, "both shards read and checkpointed", func() bool {
 		ls := leaseTableOf(t, app)
 		for id, seq := range last {
 			if ls[id].Checkpoint != seq {
@@ -577,15 +587,15 @@ func TestFanOutLeaseMoveTakesTheSubscriptionOver(t *testing.T) {
 	if err := app.StopWorker("w1"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, w2+" to hold both leases", func() bool {
+	waitFor(t, waitLong, w2+" to hold both leases", func() bool {
 		w, _ := app.Stats().Worker("w1")
 		return holdings(t, app)[w2] == 2 && w.State == WorkerStopped
 	})
-	waitFor(t, 5*time.Second, "refused subscriptions", func() bool { return app.Stats().SubscribeRefused >= 2 })
+	waitFor(t, waitLong, "refused subscriptions", func() bool { return app.Stats().SubscribeRefused >= 2 })
 	advance(t, clock, engine.SubscribeTakeover+time.Second, app)
-	waitFor(t, 5*time.Second, "the new subscriptions", func() bool { return app.Stats().Subscriptions == 4 })
+	waitFor(t, waitLong, "the new subscriptions", func() bool { return app.Stats().Subscriptions == 4 })
 	put(3, 6)
-	waitFor(t, 5*time.Second, "the records after the move", func() bool { return col.distinct() == total })
+	waitFor(t, waitLong, "the records after the move", func() bool { return col.distinct() == total })
 	col.check(t, total)
 	if s := app.Stats(); s.Errors != 0 {
 		t.Errorf("errors: %d (%s)", s.Errors, s.LastError)

@@ -43,7 +43,7 @@ func leaseConfig(clock *engine.ManualClock, leases LeaseStore) Config {
 func settle(t *testing.T, clock *engine.ManualClock, apps ...*App) {
 	t.Helper()
 	now := clock.Now()
-	waitFor(t, 5*time.Second, "workers to catch up with the clock", func() bool {
+	waitFor(t, waitLong, "workers to catch up with the clock", func() bool {
 		for _, a := range apps {
 			s := a.Stats()
 			if !s.Running || len(s.Workers) == 0 {

@@ -117,6 +117,10 @@ type Engine struct {
 	// seekHook, when set by a test, runs in SubscribeToShard after e.mu is
 	// released and before the storage seek.
 	seekHook func()
+	// pollHook, when set by a test, runs in a subscription's poll at each
+	// pollStep, with no lock held: what it changes there must still wake
+	// the subscription.
+	pollHook func(pollStep)
 
 	events eventLog
 	tapsMu sync.RWMutex

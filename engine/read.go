@@ -190,7 +190,7 @@ func (e *Engine) GetRecords(ctx context.Context, in GetRecordsInput) (GetRecords
 		return GetRecordsOutput{}, newError(ExpiredIteratorException, "Iterator expired. The iterator was created at time %s while right now it is %s which is further in the future than the tolerated delay of %d milliseconds.",
 			fromMs(it.issuedMs).UTC().Format("Mon Jan 02 15:04:05 UTC 2006"), now.UTC().Format("Mon Jan 02 15:04:05 UTC 2006"), IteratorTTL.Milliseconds())
 	}
-	view, err := e.view(StreamRef{StreamName: it.stream, StreamARN: in.StreamARN}, it.created, it.shard)
+	view, err := e.view(StreamRef{StreamName: it.stream, StreamARN: in.StreamARN}, it.created, it.shard, false)
 	if err != nil {
 		return GetRecordsOutput{}, err
 	}
@@ -234,9 +234,17 @@ type shardView struct {
 	closed    bool
 	ending    uint64
 	children  []ChildShard
+	// wake, when asked for, is closed at the next commit or close of the
+	// shard after the view was taken.
+	wake <-chan struct{}
 }
 
-func (e *Engine) view(ref StreamRef, created int64, idx uint32) (shardView, error) {
+// view takes a shard's state for a read. With watch it also takes the
+// shard's wake channel, before the state: a commit or close that the view
+// misses then closes the channel, so a follower waiting on it cannot
+// sleep through it (the channel is taken before the state is read, and
+// the writer changes the state before it notifies).
+func (e *Engine) view(ref StreamRef, created int64, idx uint32, watch bool) (shardView, error) {
 	e.settleReshards()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
@@ -252,6 +260,9 @@ func (e *Engine) view(ref StreamRef, created int64, idx uint32) (shardView, erro
 		return shardView{}, e.shardNotFound(s.name, shardID(idx))
 	}
 	v := shardView{sh: sh, stream: s.name, retention: time.Duration(s.retention) * time.Hour}
+	if watch {
+		v.wake = sh.waitChan()
+	}
 	sh.mu.Lock()
 	v.closed, v.ending = sh.closed, sh.endingPos
 	sh.mu.Unlock()
@@ -438,6 +449,15 @@ func (sub *Subscription) Next(ctx context.Context) (SubscriptionEvent, error) {
 	}
 }
 
+// pollStep names the points of poll where a test's pollHook runs: after
+// the shard's state was taken, and after its records were read.
+type pollStep int
+
+const (
+	pollViewed pollStep = iota
+	pollRead
+)
+
 // polled is one look at a subscription's shard: an event when records are
 // ready or the shard has ended, else a channel closed at the next commit.
 type polled struct {
@@ -449,26 +469,35 @@ type polled struct {
 }
 
 // poll reads what is ready at the subscription's position and moves past
-// it. At the end of a closed shard the event carries the children and the
+// it. At the end of a closed shard the event carries the children and no
+// continuation (the shape the KCL takes for the shard's end), and the
 // subscription is closed.
 func (sub *Subscription) poll(now time.Time) (polled, error) {
-	view, err := sub.e.view(sub.ref, sub.created, sub.shard)
+	view, err := sub.e.view(sub.ref, sub.created, sub.shard, true)
 	if err != nil {
 		return polled{}, err
 	}
-	p := polled{sh: view.sh, wake: view.sh.waitChan()}
+	if sub.e.pollHook != nil {
+		sub.e.pollHook(pollViewed)
+	}
+	p := polled{sh: view.sh, wake: view.wake}
 	b, err := sub.e.readShard(view, sub.pos, sub.MaxRecords, now)
 	if err != nil {
 		return polled{}, err
 	}
+	if sub.e.pollHook != nil {
+		sub.e.pollHook(pollRead)
+	}
 	sub.pos = b.next
 	if len(b.records) > 0 || b.end {
 		p.ready, p.bytes = true, b.bytes
-		p.ev = SubscriptionEvent{Records: b.records, MillisBehindLatest: b.behind, ContinuationSequenceNumber: formatSeq(sub.shard, b.next-1)}
+		p.ev = SubscriptionEvent{Records: b.records, MillisBehindLatest: b.behind}
 		if b.end {
 			p.ev.ChildShards = view.children
 			sub.ended = true
 			sub.Close()
+		} else {
+			p.ev.ContinuationSequenceNumber = formatSeq(sub.shard, b.next-1)
 		}
 	}
 	return p, nil

@@ -352,12 +352,16 @@ type SubscribeInput struct {
 
 // SubscriptionEvent is one delivery of a subscription: the records since the
 // last event, where to continue, and at a closed shard's end its children.
+// Exactly one of ContinuationSequenceNumber and ChildShards is set, as the
+// KCL requires: the continuation on every event but a closed shard's last.
 type SubscriptionEvent struct {
-	Records                    []Record
+	Records []Record
+	// ContinuationSequenceNumber is where to resume (AFTER_SEQUENCE_NUMBER);
+	// "" on the last event of a closed shard, which has no more to read.
 	ContinuationSequenceNumber string
 	MillisBehindLatest         int64
-	// ChildShards is set on the last event of a closed shard; after it the
-	// subscription ends (Next returns io.EOF).
+	// ChildShards is set on the last event of a closed shard, and only
+	// there; after it the subscription ends (Next returns io.EOF).
 	ChildShards []ChildShard
 }
 

@@ -235,10 +235,12 @@ func (e *Engine) settle(streamName string, sh *shard, sp *span, ok bool, bytes i
 	sh.mu.Lock()
 	sp.done, sp.ok, sp.bytes = true, ok, bytes
 	var published []*span
+	moved := false
 	for len(sh.inflight) > 0 && sh.inflight[0].done {
 		head := sh.inflight[0]
 		sh.inflight = sh.inflight[1:]
 		sh.visible.Store(head.last + 1)
+		moved = true
 		if head.ok {
 			published = append(published, head)
 		}
@@ -254,7 +256,9 @@ func (e *Engine) settle(streamName string, sh *shard, sp *span, ok bool, bytes i
 		e.publish(streamName, sh, p)
 	}
 	sh.mu.Unlock()
-	if len(published) > 0 {
+	if moved {
+		// Failed positions too: passing them may reach a closed shard's end,
+		// which its followers wait for.
 		sh.notify()
 	}
 }
