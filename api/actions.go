@@ -296,7 +296,8 @@ func createStream(ctx context.Context, e *engine.Engine, in object) (any, error)
 
 func deleteStream(ctx context.Context, e *engine.Engine, in object) (any, error) {
 	args := engine.DeleteStreamInput{StreamRef: in.ref(), EnforceConsumerDeletion: in.boolean("EnforceConsumerDeletion")}
-	if err := in.done(); err != nil {
+	ctx, err := in.handOver(ctx)
+	if err != nil {
 		return nil, err
 	}
 	return empty{}, e.DeleteStream(ctx, args)
@@ -324,7 +325,8 @@ func describeStream(ctx context.Context, e *engine.Engine, in object) (any, erro
 
 func describeStreamSummary(ctx context.Context, e *engine.Engine, in object) (any, error) {
 	ref := in.ref()
-	if err := in.done(); err != nil {
+	ctx, err := in.handOver(ctx)
+	if err != nil {
 		return nil, err
 	}
 	s, err := e.DescribeStreamSummary(ctx, ref)

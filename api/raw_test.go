@@ -285,6 +285,8 @@ func TestRawValidationListsEveryProblemInOrder(t *testing.T) {
 			"1 validation error detected: Value '{" + long + "=v}' at 'tags' failed to satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]"},
 		{"remove tags before the name", "RemoveTagsFromStream", `{"StreamName":"a b","TagKeys":["` + long + `"]}`,
 			"2 validation errors detected: Value '" + long + "' at 'tagKeys.1.member' failed to satisfy constraint: Member must have length less than or equal to 128; Value 'a b' at 'streamName' failed to satisfy constraint: " + re},
+		{"summary: name and ARN together", "DescribeStreamSummary", `{"StreamName":"","StreamARN":"arn:nope"}`,
+			"3 validation errors detected: Value '' at 'streamName' failed to satisfy constraint: " + re + "; Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1; Value 'arn:nope' at 'streamARN' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+"},
 		{"retention: hours before name", "IncreaseStreamRetentionPeriod", `{"StreamName":""}`,
 			"3 validation errors detected: Value null at 'retentionPeriodHours' failed to satisfy constraint: Member must not be null; Value '' at 'streamName' failed to satisfy constraint: " + re + "; Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"},
 	}

@@ -115,6 +115,11 @@ func (e *Engine) openShardCount() int {
 
 // DeleteStream deletes a stream, its shards and its records.
 func (e *Engine) DeleteStream(ctx context.Context, in DeleteStreamInput) error {
+	v := newValidator(ctx, "streamName", "streamARN")
+	v.ref(in.StreamRef)
+	if err := v.err(); err != nil {
+		return err
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s, err := e.lookup(in.StreamRef)
@@ -199,6 +204,11 @@ func (e *Engine) DescribeStream(ctx context.Context, in DescribeStreamInput) (St
 
 // DescribeStreamSummary describes a stream without its shards.
 func (e *Engine) DescribeStreamSummary(ctx context.Context, ref StreamRef) (StreamSummary, error) {
+	v := newValidator(ctx, "streamName", "streamARN")
+	v.ref(ref)
+	if err := v.err(); err != nil {
+		return StreamSummary{}, err
+	}
 	e.settleReshards()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
