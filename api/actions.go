@@ -226,7 +226,7 @@ type tag struct {
 // reserved StreamId, type-checked and otherwise ignored.
 func (o object) ref() engine.StreamRef {
 	o.str("StreamId")
-	return engine.StreamRef{StreamName: o.nonEmpty("StreamName"), StreamARN: o.nonEmpty("StreamARN")}
+	return engine.StreamRef{StreamName: o.named("StreamName", namePattern), StreamARN: o.named("StreamARN", arnPattern)}
 }
 
 // mode reads StreamModeDetails.StreamMode; required says whether
@@ -261,6 +261,17 @@ func (o object) done() error {
 	return nil
 }
 
+// handOver is done for actions whose engine side validates: a type error
+// ends the call here, while constraint failures go to the engine with ctx
+// (engine.WithFieldProblems), which reports them with its own in one
+// ValidationException, in the service's order.
+func (o object) handOver(ctx context.Context) (context.Context, error) {
+	if o.r.serr != nil {
+		return ctx, o.r.serr
+	}
+	return engine.WithFieldProblems(ctx, o.r.problems), nil
+}
+
 // enum reads a string member with an enumerated value set. An empty string
 // that was sent is reported here; the engine takes "" for "not given".
 func (o object) enum(name, set string) string {
@@ -272,19 +283,22 @@ func (o object) enum(name, set string) string {
 }
 
 const seqPattern = `0|([1-9]\d{0,128})`
+const namePattern = `[a-zA-Z0-9_.-]+`
+const arnPattern = `arn:aws.*:kinesis:.*:\d{12}:stream/\S+`
 const hashKeyPattern = `0|([1-9]\d{0,38})`
 
 // ---- Actions.
 
 func createStream(ctx context.Context, e *engine.Engine, in object) (any, error) {
-	args := engine.CreateStreamInput{StreamName: in.nonEmpty("StreamName")}
+	args := engine.CreateStreamInput{StreamName: in.named("StreamName", namePattern)}
 	args.ShardCount, _ = in.integer("ShardCount")
 	args.Mode = in.mode(false)
 	args.Tags = in.stringMap("Tags")
 	args.MaxRecordSizeInKiB, args.WarmThroughputMiBps = createSettings(in)
 	// Accepted and type-checked; the engine has a fixed value for it.
 	in.str("RecordDistributionStrategy")
-	if err := in.done(); err != nil {
+	ctx, err := in.handOver(ctx)
+	if err != nil {
 		return nil, err
 	}
 	return empty{}, e.CreateStream(ctx, args)
@@ -292,15 +306,17 @@ func createStream(ctx context.Context, e *engine.Engine, in object) (any, error)
 
 func deleteStream(ctx context.Context, e *engine.Engine, in object) (any, error) {
 	args := engine.DeleteStreamInput{StreamRef: in.ref(), EnforceConsumerDeletion: in.boolean("EnforceConsumerDeletion")}
-	if err := in.done(); err != nil {
+	ctx, err := in.handOver(ctx)
+	if err != nil {
 		return nil, err
 	}
 	return empty{}, e.DeleteStream(ctx, args)
 }
 
 func describeStream(ctx context.Context, e *engine.Engine, in object) (any, error) {
-	args := engine.DescribeStreamInput{StreamRef: in.ref(), Limit: in.limit("Limit"), ExclusiveStartShardID: in.nonEmpty("ExclusiveStartShardId")}
-	if err := in.done(); err != nil {
+	args := engine.DescribeStreamInput{StreamRef: in.ref(), Limit: in.limit("Limit"), ExclusiveStartShardID: in.named("ExclusiveStartShardId", namePattern)}
+	ctx, err := in.handOver(ctx)
+	if err != nil {
 		return nil, err
 	}
 	d, err := e.DescribeStream(ctx, args)
@@ -319,7 +335,8 @@ func describeStream(ctx context.Context, e *engine.Engine, in object) (any, erro
 
 func describeStreamSummary(ctx context.Context, e *engine.Engine, in object) (any, error) {
 	ref := in.ref()
-	if err := in.done(); err != nil {
+	ctx, err := in.handOver(ctx)
+	if err != nil {
 		return nil, err
 	}
 	s, err := e.DescribeStreamSummary(ctx, ref)
@@ -339,8 +356,9 @@ func describeStreamSummary(ctx context.Context, e *engine.Engine, in object) (an
 }
 
 func listStreams(ctx context.Context, e *engine.Engine, in object) (any, error) {
-	args := engine.ListStreamsInput{Limit: in.limit("Limit"), ExclusiveStartStreamName: in.nonEmpty("ExclusiveStartStreamName"), NextToken: in.nonEmpty("NextToken")}
-	if err := in.done(); err != nil {
+	args := engine.ListStreamsInput{Limit: in.limit("Limit"), ExclusiveStartStreamName: in.named("ExclusiveStartStreamName", namePattern), NextToken: in.nonEmpty("NextToken")}
+	ctx, err := in.handOver(ctx)
+	if err != nil {
 		return nil, err
 	}
 	l, err := e.ListStreams(ctx, args)
@@ -365,7 +383,7 @@ func listStreams(ctx context.Context, e *engine.Engine, in object) (any, error) 
 
 func listShards(ctx context.Context, e *engine.Engine, in object) (any, error) {
 	args := engine.ListShardsInput{
-		StreamRef: in.ref(), NextToken: in.nonEmpty("NextToken"), ExclusiveStartShardID: in.nonEmpty("ExclusiveStartShardId"),
+		StreamRef: in.ref(), NextToken: in.nonEmpty("NextToken"), ExclusiveStartShardID: in.named("ExclusiveStartShardId", namePattern),
 		MaxResults: in.limit("MaxResults"),
 	}
 	args.StreamCreationTimestamp, _ = in.timestamp("StreamCreationTimestamp")
@@ -375,10 +393,11 @@ func listShards(ctx context.Context, e *engine.Engine, in object) (any, error) {
 		if present && typ == "" {
 			f.problem("''", "Type", "Member must satisfy enum value set: [AFTER_SHARD_ID, AT_TRIM_HORIZON, FROM_TRIM_HORIZON, AT_LATEST, AT_TIMESTAMP, FROM_TIMESTAMP]")
 		}
-		args.Filter = &engine.ShardFilter{Type: engine.ShardFilterType(typ), ShardID: f.nonEmpty("ShardId")}
+		args.Filter = &engine.ShardFilter{Type: engine.ShardFilterType(typ), ShardID: f.named("ShardId", namePattern)}
 		args.Filter.Timestamp, _ = f.timestamp("Timestamp")
 	}
-	if err := in.done(); err != nil {
+	ctx, err := in.handOver(ctx)
+	if err != nil {
 		return nil, err
 	}
 	l, err := e.ListShards(ctx, args)
@@ -400,7 +419,8 @@ func putRecord(ctx context.Context, e *engine.Engine, in object) (any, error) {
 	args.ExplicitHashKey = in.patterned("ExplicitHashKey", hashKeyPattern)
 	args.SequenceNumberForOrdering = in.patterned("SequenceNumberForOrdering", seqPattern)
 	in.ignoreDryRun()
-	if err := in.done(); err != nil {
+	ctx, err := in.handOver(ctx)
+	if err != nil {
 		return nil, err
 	}
 	p, err := e.PutRecord(ctx, args)
@@ -429,7 +449,8 @@ func putRecords(ctx context.Context, e *engine.Engine, in object) (any, error) {
 		}
 	}
 	in.ignoreDryRun()
-	if err := in.done(); err != nil {
+	ctx, err := in.handOver(ctx)
+	if err != nil {
 		return nil, err
 	}
 	return runPutRecords(ctx, e, args)
@@ -495,12 +516,13 @@ func fastPutRecords(body []byte) (args engine.PutRecordsInput, ok bool) {
 }
 
 func getShardIterator(ctx context.Context, e *engine.Engine, in object) (any, error) {
-	args := engine.GetShardIteratorInput{StreamRef: in.ref(), ShardID: in.nonEmpty("ShardId")}
+	args := engine.GetShardIteratorInput{StreamRef: in.ref(), ShardID: in.named("ShardId", namePattern)}
 	args.ShardIteratorType = engine.IteratorType(in.enum("ShardIteratorType", "[AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]"))
 	args.StartingSequenceNumber = in.patterned("StartingSequenceNumber", seqPattern)
 	args.Timestamp, _ = in.timestamp("Timestamp")
 	in.ignoreDryRun()
-	if err := in.done(); err != nil {
+	ctx, err := in.handOver(ctx)
+	if err != nil {
 		return nil, err
 	}
 	it, err := e.GetShardIterator(ctx, args)
@@ -515,7 +537,8 @@ func getShardIterator(ctx context.Context, e *engine.Engine, in object) (any, er
 func getRecords(ctx context.Context, e *engine.Engine, in object) (any, error) {
 	args := engine.GetRecordsInput{ShardIterator: in.nonEmpty("ShardIterator"), Limit: in.limit("Limit"), StreamARN: in.nonEmpty("StreamARN")}
 	in.ignoreDryRun()
-	if err := in.done(); err != nil {
+	ctx, err := in.handOver(ctx)
+	if err != nil {
 		return nil, err
 	}
 	g, err := e.GetRecords(ctx, args)
@@ -532,16 +555,18 @@ func getRecords(ctx context.Context, e *engine.Engine, in object) (any, error) {
 }
 
 func splitShard(ctx context.Context, e *engine.Engine, in object) (any, error) {
-	args := engine.SplitShardInput{StreamRef: in.ref(), ShardToSplit: in.nonEmpty("ShardToSplit"), NewStartingHashKey: in.patterned("NewStartingHashKey", hashKeyPattern)}
-	if err := in.done(); err != nil {
+	args := engine.SplitShardInput{StreamRef: in.ref(), ShardToSplit: in.named("ShardToSplit", namePattern), NewStartingHashKey: in.patterned("NewStartingHashKey", hashKeyPattern)}
+	ctx, err := in.handOver(ctx)
+	if err != nil {
 		return nil, err
 	}
 	return empty{}, e.SplitShard(ctx, args)
 }
 
 func mergeShards(ctx context.Context, e *engine.Engine, in object) (any, error) {
-	args := engine.MergeShardsInput{StreamRef: in.ref(), ShardToMerge: in.nonEmpty("ShardToMerge"), AdjacentShardToMerge: in.nonEmpty("AdjacentShardToMerge")}
-	if err := in.done(); err != nil {
+	args := engine.MergeShardsInput{StreamRef: in.ref(), ShardToMerge: in.named("ShardToMerge", namePattern), AdjacentShardToMerge: in.named("AdjacentShardToMerge", namePattern)}
+	ctx, err := in.handOver(ctx)
+	if err != nil {
 		return nil, err
 	}
 	return empty{}, e.MergeShards(ctx, args)
@@ -553,7 +578,8 @@ func updateShardCount(ctx context.Context, e *engine.Engine, in object) (any, er
 	args.TargetShardCount, present = in.integer("TargetShardCount")
 	in.require("TargetShardCount", present)
 	args.ScalingType = in.enum("ScalingType", "[UNIFORM_SCALING]")
-	if err := in.done(); err != nil {
+	ctx, err := in.handOver(ctx)
+	if err != nil {
 		return nil, err
 	}
 	u, err := e.UpdateShardCount(ctx, args)
@@ -570,25 +596,27 @@ func updateShardCount(ctx context.Context, e *engine.Engine, in object) (any, er
 
 func updateStreamMode(ctx context.Context, e *engine.Engine, in object) (any, error) {
 	in.str("StreamId")
-	args := engine.UpdateStreamModeInput{StreamARN: in.nonEmpty("StreamARN")}
+	args := engine.UpdateStreamModeInput{StreamARN: in.named("StreamARN", arnPattern)}
 	args.Mode = in.mode(true)
 	args.WarmThroughputMiBps, _ = in.integer("WarmThroughputMiBps")
-	if err := in.done(); err != nil {
+	ctx, err := in.handOver(ctx)
+	if err != nil {
 		return nil, err
 	}
 	return empty{}, e.UpdateStreamMode(ctx, args)
 }
 
-func retentionInput(in object) (engine.RetentionInput, error) {
+func retentionInput(ctx context.Context, in object) (context.Context, engine.RetentionInput, error) {
 	args := engine.RetentionInput{StreamRef: in.ref()}
 	var present bool
 	args.RetentionPeriodHours, present = in.integer("RetentionPeriodHours")
 	in.require("RetentionPeriodHours", present)
-	return args, in.done()
+	ctx, err := in.handOver(ctx)
+	return ctx, args, err
 }
 
 func increaseRetention(ctx context.Context, e *engine.Engine, in object) (any, error) {
-	args, err := retentionInput(in)
+	ctx, args, err := retentionInput(ctx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -596,7 +624,7 @@ func increaseRetention(ctx context.Context, e *engine.Engine, in object) (any, e
 }
 
 func decreaseRetention(ctx context.Context, e *engine.Engine, in object) (any, error) {
-	args, err := retentionInput(in)
+	ctx, args, err := retentionInput(ctx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -605,7 +633,8 @@ func decreaseRetention(ctx context.Context, e *engine.Engine, in object) (any, e
 
 func addTags(ctx context.Context, e *engine.Engine, in object) (any, error) {
 	args := engine.AddTagsInput{StreamRef: in.ref(), Tags: in.stringMap("Tags")}
-	if err := in.done(); err != nil {
+	ctx, err := in.handOver(ctx)
+	if err != nil {
 		return nil, err
 	}
 	return empty{}, e.AddTagsToStream(ctx, args)
@@ -613,7 +642,8 @@ func addTags(ctx context.Context, e *engine.Engine, in object) (any, error) {
 
 func removeTags(ctx context.Context, e *engine.Engine, in object) (any, error) {
 	args := engine.RemoveTagsInput{StreamRef: in.ref(), TagKeys: in.strings("TagKeys")}
-	if err := in.done(); err != nil {
+	ctx, err := in.handOver(ctx)
+	if err != nil {
 		return nil, err
 	}
 	return empty{}, e.RemoveTagsFromStream(ctx, args)
@@ -621,7 +651,8 @@ func removeTags(ctx context.Context, e *engine.Engine, in object) (any, error) {
 
 func listTags(ctx context.Context, e *engine.Engine, in object) (any, error) {
 	args := engine.ListTagsInput{StreamRef: in.ref(), ExclusiveStartTagKey: in.nonEmpty("ExclusiveStartTagKey"), Limit: in.limit("Limit")}
-	if err := in.done(); err != nil {
+	ctx, err := in.handOver(ctx)
+	if err != nil {
 		return nil, err
 	}
 	l, err := e.ListTagsForStream(ctx, args)

@@ -15,6 +15,7 @@ import (
 	"unicode"
 
 	"github.com/fxamacker/cbor/v2"
+	"github.com/shardscope/shardscope/engine"
 )
 
 // Request bodies are decoded into a generic tree first (map[string]any of
@@ -38,12 +39,14 @@ var cborDec = func() cbor.DecMode {
 	return dm
 }()
 
-// decodeJSON parses a JSON request body into its top-level object. An empty
-// body counts as {} (curl users and some tools send none for inputless
-// actions).
+// errEmptyBody is the service's answer to a call without a body; actions
+// without input take {}.
+var errEmptyBody = serializationError("The request body is empty; an action without input takes {}.")
+
+// decodeJSON parses a JSON request body into its top-level object.
 func decodeJSON(body []byte) (map[string]any, *apiError) {
 	if len(bytes.TrimSpace(body)) == 0 {
-		return map[string]any{}, nil
+		return nil, errEmptyBody
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -68,7 +71,7 @@ func decodeJSON(body []byte) (map[string]any, *apiError) {
 // decodeCBOR parses a CBOR request body into its top-level map.
 func decodeCBOR(body []byte) (map[string]any, *apiError) {
 	if len(body) == 0 {
-		return map[string]any{}, nil
+		return nil, errEmptyBody
 	}
 	// Wellformed bounds nesting and lengths before the recursive walk below.
 	if err := cborDec.Wellformed(body); err != nil {
@@ -168,7 +171,7 @@ func secondsToTime(s float64) (time.Time, bool) {
 // (ValidationException).
 type reader struct {
 	serr     *apiError
-	problems []string
+	problems []engine.FieldProblem
 }
 
 // object is one structure of a request with the member path used in
@@ -187,13 +190,17 @@ func (r *reader) err() *apiError {
 	if r.serr != nil {
 		return r.serr
 	}
-	switch len(r.problems) {
+	texts := make([]string, len(r.problems))
+	for i, p := range r.problems {
+		texts[i] = p.Text
+	}
+	switch len(texts) {
 	case 0:
 		return nil
 	case 1:
-		return &apiError{Code: "ValidationException", Message: "1 validation error detected: " + r.problems[0]}
+		return &apiError{Code: "ValidationException", Message: "1 validation error detected: " + texts[0]}
 	}
-	return &apiError{Code: "ValidationException", Message: fmt.Sprintf("%d validation errors detected: %s", len(r.problems), strings.Join(r.problems, "; "))}
+	return &apiError{Code: "ValidationException", Message: fmt.Sprintf("%d validation errors detected: %s", len(texts), strings.Join(texts, "; "))}
 }
 
 func (o object) typeError(format string, args ...any) {
@@ -210,7 +217,8 @@ func (o object) member(name string) string {
 }
 
 func (o object) problem(value, name, constraint string) {
-	o.r.problems = append(o.r.problems, fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", value, o.member(name), constraint))
+	m := o.member(name)
+	o.r.problems = append(o.r.problems, engine.FieldProblem{Member: m, Text: fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", value, m, constraint)})
 }
 
 // require records a required member that is absent: the engine sees only
@@ -281,6 +289,18 @@ func (o object) nonEmpty(name string) string {
 	return s
 }
 
+// named reads a string member with a pattern and a minimum length of 1
+// (names, ids, ARNs): an empty string sent fails both, pattern first, as
+// the service reports it.
+func (o object) named(name, pattern string) string {
+	s, ok := o.str(name)
+	if ok && s == "" {
+		o.problem("''", name, "Member must satisfy regular expression pattern: "+pattern)
+		o.problem("''", name, "Member must have length greater than or equal to 1")
+	}
+	return s
+}
+
 // patterned reads a string member constrained by a pattern the empty string
 // does not match (sequence numbers, hash keys).
 func (o object) patterned(name, pattern string) string {
@@ -305,17 +325,13 @@ func (o object) integer(name string) (int, bool) {
 			return o.int32(n)
 		}
 		p, err := strconv.ParseFloat(string(x), 64)
-		if err != nil {
+		if err != nil && !errors.Is(err, strconv.ErrRange) {
 			o.typeError("Numeric value (%s) out of range of int (-2147483648 - 2147483647)", x)
 			return 0, false
 		}
-		f = p
+		f = p // ±Inf when out of float range: clamped below
 	case uint64:
-		if x > math.MaxInt32 {
-			o.typeError("Numeric value (%d) out of range of int (-2147483648 - 2147483647)", x)
-			return 0, false
-		}
-		return int(x), true
+		return int(min(x, math.MaxInt32)), true
 	case int64:
 		return o.int32(x)
 	case float64:
@@ -324,19 +340,17 @@ func (o object) integer(name string) (int, bool) {
 		o.kindMismatch(v, "an Integer")
 		return 0, false
 	}
-	if math.IsNaN(f) || math.IsInf(f, 0) || f < math.MinInt32 || f >= math.MaxInt32+1 {
+	if math.IsNaN(f) {
 		o.typeError("Numeric value (%v) out of range of int (-2147483648 - 2147483647)", f)
 		return 0, false
 	}
-	return int(math.Floor(f)), true
+	return int(math.Max(math.MinInt32, math.Min(math.MaxInt32, math.Floor(f)))), true
 }
 
+// int32 clamps a number into the 32-bit range, as the service does before
+// its range checks: ShardCount 3000000000 is reported as '2147483647'.
 func (o object) int32(n int64) (int, bool) {
-	if n < math.MinInt32 || n > math.MaxInt32 {
-		o.typeError("Numeric value (%d) out of range of int (-2147483648 - 2147483647)", n)
-		return 0, false
-	}
-	return int(n), true
+	return int(max(math.MinInt32, min(n, math.MaxInt32))), true
 }
 
 // limit reads an optional integer member whose model minimum is 1 and for

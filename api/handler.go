@@ -118,17 +118,22 @@ func toAPIError(err error) *apiError {
 }
 
 // wireCodec is the body encoding of one request and its reply.
-type wireCodec struct{ cbor bool }
+type wireCodec struct {
+	cbor bool
+	// plain is set for Content-Type application/json, which the service's
+	// front end answers itself instead of passing it to Kinesis.
+	plain bool
+}
 
 // codecFor picks the encoding from the request's Content-Type. Only the
-// CBOR type selects CBOR; every other (JSON 1.1, application/json, none)
-// is read as JSON.
+// CBOR type selects CBOR; JSON 1.1 and anything else, or none, is read as
+// JSON, except application/json (see wireCodec.plain).
 func codecFor(contentType string) wireCodec {
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		mt = strings.ToLower(strings.TrimSpace(contentType))
 	}
-	return wireCodec{cbor: mt == ContentTypeCBOR}
+	return wireCodec{cbor: mt == ContentTypeCBOR, plain: mt == "application/json"}
 }
 
 func (c wireCodec) contentType() string {
@@ -166,6 +171,20 @@ func (c wireCodec) marshal(v any) ([]byte, error) {
 type errorBody struct {
 	Type    string `json:"__type"`
 	Message string `json:"message"`
+}
+
+// frontEndErrorBody is the body of the errors the service's front end
+// sends before an action runs: their text is under "Message".
+type frontEndErrorBody struct {
+	Type    string `json:"__type"`
+	Message string `json:"Message"`
+}
+
+func errorBodyFor(e *apiError) any {
+	if e.Code == SerializationException || e.Code == UnknownOperationException {
+		return frontEndErrorBody{Type: e.Code, Message: e.Message}
+	}
+	return errorBody{Type: e.Code, Message: e.Message}
 }
 
 // ServeHTTP answers one request.
@@ -216,6 +235,9 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, c wireCodec, tar
 	}()
 	if r.Method != http.MethodPost {
 		return h.writeError(w, c, &apiError{Code: AccessDeniedException, Message: "Unable to determine service/operation name to be authorized", Status: http.StatusForbidden})
+	}
+	if c.plain {
+		return h.plainJSON(w, r)
 	}
 	name, ok := strings.CutPrefix(target, TargetPrefix)
 	act := actions[name]
@@ -281,6 +303,29 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 	return io.ReadAll(body)
 }
 
+// plainJSON answers a request sent as application/json the way the
+// service's front end does: HTTP 200 and a generic Coral envelope naming
+// UnknownOperationException (SerializationException when the body is not
+// a JSON object). No Kinesis action runs.
+func (h *handler) plainJSON(w http.ResponseWriter, r *http.Request) int {
+	typ := "UnknownOperationException"
+	body, err := readBody(w, r, h.maxBody)
+	if err == nil {
+		var m map[string]any
+		if gojson.Unmarshal(body, &m) != nil || m == nil {
+			typ = SerializationException
+		}
+	}
+	b := []byte(`{"Output":{"__type":"com.amazon.coral.service#` + typ + `","message":null},"Version":"1.0"}`)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(http.StatusOK)
+	if _, err := w.Write(b); err != nil {
+		h.log.Debug("writing reply", "err", err)
+	}
+	return http.StatusOK
+}
+
 // tooLarge answers a body over the limit the way the service's front end
 // does: HTTP 413 and no error name, so SDKs report the status code.
 func (h *handler) tooLarge(w http.ResponseWriter, c wireCodec) int {
@@ -297,7 +342,7 @@ func (h *handler) writeError(w http.ResponseWriter, c wireCodec, e *apiError) in
 	case status >= 500:
 		h.log.Error("internal failure", "code", e.Code, "message", e.Message, "cause", e.cause)
 	}
-	b, err := c.marshal(errorBody{Type: e.Code, Message: e.Message})
+	b, err := c.marshal(errorBodyFor(e))
 	if err != nil {
 		b = []byte(`{"__type":"InternalFailure","message":"Internal service failure."}`)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/shardscope/shardscope/engine"
 )
 
@@ -32,31 +33,31 @@ func TestRawErrorBodies(t *testing.T) {
 		want                            string
 	}{
 		{"unknown action", TargetPrefix + "FlyToTheMoon", ContentTypeJSON, `{}`, 400,
-			`{"__type":"UnknownOperationException","message":"Operation FlyToTheMoon is not supported by shardscope."}`},
+			`{"__type":"UnknownOperationException","Message":"Operation FlyToTheMoon is not supported by shardscope."}`},
 		{"missing target", "", ContentTypeJSON, `{}`, 400,
-			`{"__type":"UnknownOperationException","message":"Missing X-Amz-Target header; expected Kinesis_20131202.<Action>."}`},
+			`{"__type":"UnknownOperationException","Message":"Missing X-Amz-Target header; expected Kinesis_20131202.<Action>."}`},
 		{"other service", "DynamoDB_20120810.ListTables", ContentTypeJSON, `{}`, 400,
-			`{"__type":"UnknownOperationException","message":"Unknown service target \"DynamoDB_20120810.ListTables\"; expected Kinesis_20131202.<Action>."}`},
+			`{"__type":"UnknownOperationException","Message":"Unknown service target \"DynamoDB_20120810.ListTables\"; expected Kinesis_20131202.<Action>."}`},
 		{"non-JSON body", TargetPrefix + "ListStreams", ContentTypeJSON, `not json`, 400,
-			`{"__type":"SerializationException","message":"The request body is not valid JSON (error at byte 2)."}`},
+			`{"__type":"SerializationException","Message":"The request body is not valid JSON (error at byte 2)."}`},
 		{"truncated body", TargetPrefix + "ListStreams", ContentTypeJSON, `{"Limit":`, 400,
-			`{"__type":"SerializationException","message":"The request body is not valid JSON (it ends early)."}`},
+			`{"__type":"SerializationException","Message":"The request body is not valid JSON (it ends early)."}`},
 		{"array body", TargetPrefix + "ListStreams", ContentTypeJSON, `[]`, 400,
-			`{"__type":"SerializationException","message":"The request body must be a JSON object."}`},
+			`{"__type":"SerializationException","Message":"The request body must be a JSON object."}`},
 		{"wrong member type", TargetPrefix + "CreateStream", ContentTypeJSON, `{"StreamName":"x","ShardCount":"two"}`, 400,
-			`{"__type":"SerializationException","message":"class java.lang.String can not be converted to an Integer"}`},
+			`{"__type":"SerializationException","Message":"class java.lang.String can not be converted to an Integer"}`},
 		{"number for a string", TargetPrefix + "DescribeStreamSummary", ContentTypeJSON, `{"StreamName":12}`, 400,
-			`{"__type":"SerializationException","message":"class java.math.BigDecimal can not be converted to an String"}`},
+			`{"__type":"SerializationException","Message":"class java.math.BigDecimal can not be converted to an String"}`},
 		{"list for a structure", TargetPrefix + "CreateStream", ContentTypeJSON, `{"StreamName":"x","StreamModeDetails":[]}`, 400,
-			`{"__type":"SerializationException","message":"Start of list found where not expected"}`},
+			`{"__type":"SerializationException","Message":"Start of list found where not expected"}`},
 		{"int out of range", TargetPrefix + "CreateStream", ContentTypeJSON, `{"StreamName":"x","ShardCount":3000000000}`, 400,
-			`{"__type":"SerializationException","message":"Numeric value (3000000000) out of range of int (-2147483648 - 2147483647)"}`},
+			`{"__type":"ValidationException","message":"1 validation error detected: Value '2147483647' at 'shardCount' failed to satisfy constraint: Member must have value less than or equal to 100000"}`},
 		{"bad base64", TargetPrefix + "PutRecord", ContentTypeJSON, `{"StreamName":"s","PartitionKey":"k","Data":"abc"}`, 400,
-			`{"__type":"SerializationException","message":"'abc' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: 3"}`},
+			`{"__type":"SerializationException","Message":"'abc' can not be converted to a Blob: Base64 encoded length is expected a multiple of 4 bytes but found: 3"}`},
 		{"bad base64 char", TargetPrefix + "PutRecord", ContentTypeJSON, `{"StreamName":"s","PartitionKey":"k","Data":"ab!d"}`, 400,
-			`{"__type":"SerializationException","message":"'ab!d' can not be converted to a Blob: Invalid Base64 character: '!'"}`},
+			`{"__type":"SerializationException","Message":"'ab!d' can not be converted to a Blob: Invalid Base64 character: '!'"}`},
 		{"bad timestamp", TargetPrefix + "GetShardIterator", ContentTypeJSON, `{"StreamName":"s","ShardId":"shardId-000000000000","ShardIteratorType":"AT_TIMESTAMP","Timestamp":"yesterday"}`, 400,
-			`{"__type":"SerializationException","message":"Unable to parse date string 'yesterday': expected epoch seconds or ISO-8601."}`},
+			`{"__type":"SerializationException","Message":"Unable to parse date string 'yesterday': expected epoch seconds or ISO-8601."}`},
 		{"validation wording", TargetPrefix + "DescribeStream", ContentTypeJSON, `{"StreamName":"bad name!"}`, 400,
 			`{"__type":"ValidationException","message":"1 validation error detected: Value 'bad name!' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"}`},
 		{"missing Data", TargetPrefix + "PutRecord", ContentTypeJSON, `{"StreamName":"s","PartitionKey":"k"}`, 400,
@@ -68,12 +69,12 @@ func TestRawErrorBodies(t *testing.T) {
 		{"missing mode details", TargetPrefix + "UpdateStreamMode", ContentTypeJSON, `{"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/s"}`, 400,
 			`{"__type":"ValidationException","message":"1 validation error detected: Value null at 'streamModeDetails' failed to satisfy constraint: Member must not be null"}`},
 		{"empty stream name", TargetPrefix + "DescribeStreamSummary", ContentTypeJSON, `{"StreamName":""}`, 400,
-			`{"__type":"ValidationException","message":"1 validation error detected: Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"}`},
+			`{"__type":"ValidationException","message":"2 validation errors detected: Value '' at 'streamName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"}`},
 		{"limit zero", TargetPrefix + "ListStreams", ContentTypeJSON, `{"Limit":0}`, 400,
 			`{"__type":"ValidationException","message":"1 validation error detected: Value '0' at 'limit' failed to satisfy constraint: Member must have value greater than or equal to 1"}`},
 		{"engine message passes through", TargetPrefix + "GetRecords", ContentTypeJSON, `{"ShardIterator":"xyz"}`, 400,
 			`{"__type":"InvalidArgumentException","message":"Invalid ShardIterator."}`},
-		{"not found", TargetPrefix + "DeleteStream", "application/json", `{"StreamName":"gone"}`, 400,
+		{"not found", TargetPrefix + "DeleteStream", "", `{"StreamName":"gone"}`, 400,
 			`{"__type":"ResourceNotFoundException","message":"Stream gone under account 000000000000 not found."}`},
 	}
 	for _, c := range cases {
@@ -85,7 +86,9 @@ func TestRawErrorBodies(t *testing.T) {
 			if ct := hdr.Get("Content-Type"); ct != ContentTypeJSON {
 				t.Fatalf("Content-Type %q", ct)
 			}
-			var e errorBody
+			var e struct {
+				Type string `json:"__type"`
+			}
 			if err := json.Unmarshal(body, &e); err != nil || hdr.Get("X-Amzn-ErrorType") != e.Type {
 				t.Fatalf("X-Amzn-ErrorType %q does not match body %s", hdr.Get("X-Amzn-ErrorType"), body)
 			}
@@ -98,7 +101,7 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89a
 func TestRawHeadersAndFormats(t *testing.T) {
 	url, clock := rawEnv(t, engine.Options{DisableLimits: true})
 	clock.Advance(123 * time.Millisecond)
-	status, hdr, body := rawCall(t, url, TargetPrefix+"ListStreams", ContentTypeJSON, nil) // empty body counts as {}
+	status, hdr, body := rawCall(t, url, TargetPrefix+"ListStreams", ContentTypeJSON, []byte("{}"))
 	if status != 200 || string(body) != `{"StreamNames":[],"HasMoreStreams":false,"StreamSummaries":[]}` {
 		t.Fatalf("ListStreams: %d %s", status, body)
 	}
@@ -211,5 +214,92 @@ func TestRawPanicIsInternalFailure(t *testing.T) {
 	status, _, body := rawCall(t, url, TargetPrefix+"PanicForTest", ContentTypeJSON, []byte(`{}`))
 	if status != 500 || string(body) != `{"__type":"InternalFailure","message":"Internal service failure."}` {
 		t.Fatalf("got %d %s", status, body)
+	}
+}
+
+// The service's front end answers these itself: SerializationException and
+// UnknownOperationException carry "Message"; an empty body is no {}; an
+// application/json request never reaches Kinesis.
+func TestRawFrontEndAnswers(t *testing.T) {
+	url, _ := rawEnv(t, engine.Options{DisableLimits: true})
+	cases := []struct {
+		name, target, contentType, body string
+		status                          int
+		wantType, want                  string
+	}{
+		{"empty JSON body", TargetPrefix + "ListStreams", ContentTypeJSON, ``, 400, ContentTypeJSON,
+			`{"__type":"SerializationException","Message":"The request body is empty; an action without input takes {}."}`},
+		{"blank JSON body", TargetPrefix + "DescribeLimits", ContentTypeJSON, " \n", 400, ContentTypeJSON,
+			`{"__type":"SerializationException","Message":"The request body is empty; an action without input takes {}."}`},
+		{"unknown action", TargetPrefix + "Nope", ContentTypeJSON, `{}`, 400, ContentTypeJSON,
+			`{"__type":"UnknownOperationException","Message":"Operation Nope is not supported by shardscope."}`},
+		{"application/json", TargetPrefix + "CreateStream", "application/json", `{"StreamName":"nope","ShardCount":1}`, 200, "application/json",
+			`{"Output":{"__type":"com.amazon.coral.service#UnknownOperationException","message":null},"Version":"1.0"}`},
+		{"application/json, not JSON", TargetPrefix + "ListStreams", "application/json; charset=utf-8", `nope`, 200, "application/json",
+			`{"Output":{"__type":"com.amazon.coral.service#SerializationException","message":null},"Version":"1.0"}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			status, hdr, body := rawCall(t, url, c.target, c.contentType, []byte(c.body))
+			if status != c.status || string(body) != c.want || hdr.Get("Content-Type") != c.wantType {
+				t.Fatalf("got %d %s %s\nwant %d %s %s", status, hdr.Get("Content-Type"), body, c.status, c.wantType, c.want)
+			}
+		})
+	}
+	// The application/json call created nothing.
+	if st, _, b := rawCall(t, url, TargetPrefix+"ListStreams", ContentTypeJSON, []byte(`{}`)); st != 200 || string(b) != `{"StreamNames":[],"HasMoreStreams":false,"StreamSummaries":[]}` {
+		t.Fatalf("ListStreams: %d %s", st, b)
+	}
+	// CBOR: an empty body is refused too, and the text is under "Message".
+	st, _, b := rawCall(t, url, TargetPrefix+"ListStreams", ContentTypeCBOR, nil)
+	var m map[string]any
+	if err := cbor.Unmarshal(b, &m); err != nil || st != 400 || m["__type"] != SerializationException || m["Message"] == nil || m["message"] != nil {
+		t.Fatalf("CBOR empty body: %d %v %v", st, m, err)
+	}
+}
+
+// Every violated constraint, the wire's and the engine's, in one message in
+// the service's order, before any lookup.
+func TestRawValidationListsEveryProblemInOrder(t *testing.T) {
+	url, _ := rawEnv(t, engine.Options{DisableLimits: true})
+	const re = "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+	long := strings.Repeat("k", 129)
+	cases := []struct{ name, action, body, want string }{
+		{"create: count before name", "CreateStream", `{"StreamName":"a b","ShardCount":0}`,
+			"2 validation errors detected: Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1; Value 'a b' at 'streamName' failed to satisfy constraint: " + re},
+		{"create: empty name", "CreateStream", `{"StreamName":"","ShardCount":0}`,
+			"3 validation errors detected: Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1; Value '' at 'streamName' failed to satisfy constraint: " + re + "; Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"},
+		{"create: nothing", "CreateStream", `{}`,
+			"2 validation errors detected: Value '0' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1; Value null at 'streamName' failed to satisfy constraint: Member must not be null"},
+		{"create: count clamped", "CreateStream", `{"StreamName":"x","ShardCount":-99999999999}`,
+			"1 validation error detected: Value '-2147483648' at 'shardCount' failed to satisfy constraint: Member must have value greater than or equal to 1"},
+		{"list shards", "ListShards", `{"StreamName":"","MaxResults":0,"ExclusiveStartShardId":""}`,
+			"5 validation errors detected: Value '' at 'exclusiveStartShardId' failed to satisfy constraint: " + re + "; Value '' at 'exclusiveStartShardId' failed to satisfy constraint: Member must have length greater than or equal to 1; Value '0' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 1; Value '' at 'streamName' failed to satisfy constraint: " + re + "; Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"},
+		{"list shards: limit clamped", "ListShards", `{"StreamName":"s","MaxResults":1e30}`,
+			"1 validation error detected: Value '2147483647' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 10000"},
+		{"iterator", "GetShardIterator", `{"StreamName":"a b","ShardId":"","ShardIteratorType":"SIDEWAYS"}`,
+			"4 validation errors detected: Value '' at 'shardId' failed to satisfy constraint: " + re + "; Value '' at 'shardId' failed to satisfy constraint: Member must have length greater than or equal to 1; Value 'SIDEWAYS' at 'shardIteratorType' failed to satisfy constraint: Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]; Value 'a b' at 'streamName' failed to satisfy constraint: " + re},
+		{"split", "SplitShard", `{"StreamName":"a b","ShardToSplit":"x y","NewStartingHashKey":"-1"}`,
+			"3 validation errors detected: Value '-1' at 'newStartingHashKey' failed to satisfy constraint: Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38}); Value 'a b' at 'streamName' failed to satisfy constraint: " + re + "; Value 'x y' at 'shardToSplit' failed to satisfy constraint: " + re},
+		{"tag key too long on a missing stream", "AddTagsToStream", `{"StreamName":"missing","Tags":{"` + long + `":"v"}}`,
+			"1 validation error detected: Value '{" + long + "=v}' at 'tags' failed to satisfy constraint: Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have length greater than or equal to 1]"},
+		{"remove tags before the name", "RemoveTagsFromStream", `{"StreamName":"a b","TagKeys":["` + long + `"]}`,
+			"2 validation errors detected: Value '" + long + "' at 'tagKeys.1.member' failed to satisfy constraint: Member must have length less than or equal to 128; Value 'a b' at 'streamName' failed to satisfy constraint: " + re},
+		{"summary: name and ARN together", "DescribeStreamSummary", `{"StreamName":"","StreamARN":"arn:nope"}`,
+			"3 validation errors detected: Value '' at 'streamName' failed to satisfy constraint: " + re + "; Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1; Value 'arn:nope' at 'streamARN' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:aws.*:kinesis:.*:\\d{12}:stream/\\S+"},
+		{"retention: hours before name", "IncreaseStreamRetentionPeriod", `{"StreamName":""}`,
+			"3 validation errors detected: Value null at 'retentionPeriodHours' failed to satisfy constraint: Member must not be null; Value '' at 'streamName' failed to satisfy constraint: " + re + "; Value '' at 'streamName' failed to satisfy constraint: Member must have length greater than or equal to 1"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			st, _, b := rawCall(t, url, TargetPrefix+c.action, ContentTypeJSON, []byte(c.body))
+			var e struct {
+				Type    string `json:"__type"`
+				Message string `json:"message"`
+			}
+			if err := json.Unmarshal(b, &e); err != nil || st != 400 || e.Type != "ValidationException" || e.Message != c.want {
+				t.Fatalf("got %d %s\nwant ValidationException %s", st, b, c.want)
+			}
+		})
 	}
 }

@@ -12,7 +12,7 @@ import (
 
 // CreateStream creates a stream with its shards splitting the key space evenly.
 func (e *Engine) CreateStream(ctx context.Context, in CreateStreamInput) error {
-	var v validator
+	v := newValidator(ctx, "shardCount", "streamName", "streamModeDetails", "tags")
 	if v.required(in.StreamName != "", "streamName") {
 		v.streamName(in.StreamName, "streamName")
 	}
@@ -121,6 +121,11 @@ func (e *Engine) openShardCount() int {
 
 // DeleteStream deletes a stream, its shards and its records.
 func (e *Engine) DeleteStream(ctx context.Context, in DeleteStreamInput) error {
+	v := newValidator(ctx, "streamName", "streamARN")
+	v.ref(in.StreamRef)
+	if err := v.err(); err != nil {
+		return err
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	s, err := e.lookup(in.StreamRef)
@@ -159,7 +164,8 @@ func (e *Engine) purge(s *stream) {
 
 // DescribeStream describes a stream and a page of its shards.
 func (e *Engine) DescribeStream(ctx context.Context, in DescribeStreamInput) (StreamDescription, error) {
-	var v validator
+	v := newValidator(ctx, "limit", "exclusiveStartShardId", "streamName", "streamARN")
+	v.ref(in.StreamRef)
 	if in.Limit != 0 {
 		v.intRange(in.Limit, "limit", 1, 10000)
 	}
@@ -167,6 +173,7 @@ func (e *Engine) DescribeStream(ctx context.Context, in DescribeStreamInput) (St
 	if err := v.err(); err != nil {
 		return StreamDescription{}, err
 	}
+	e.settleReshards()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	s, err := e.lookup(in.StreamRef)
@@ -182,8 +189,15 @@ func (e *Engine) DescribeStream(ctx context.Context, in DescribeStreamInput) (St
 		RetentionPeriodHours: s.retention, StreamCreation: s.created, EncryptionType: "NONE",
 		EnhancedMonitoring: nonNil(slices.Clone(s.metrics)),
 	}
+	after, err := e.startAfter(s, in.ExclusiveStartShardID)
+	if err != nil {
+		return StreamDescription{}, err
+	}
+	if out.StreamStatus == StatusCreating || out.StreamStatus == StatusDeleting {
+		return out, nil // the service lists no shards until the stream exists, nor once it is going
+	}
 	for _, sh := range s.shards {
-		if in.ExclusiveStartShardID != "" && sh.id <= in.ExclusiveStartShardID {
+		if int64(sh.index) <= after {
 			continue
 		}
 		if len(out.Shards) == limit {
@@ -197,6 +211,12 @@ func (e *Engine) DescribeStream(ctx context.Context, in DescribeStreamInput) (St
 
 // DescribeStreamSummary describes a stream without its shards.
 func (e *Engine) DescribeStreamSummary(ctx context.Context, ref StreamRef) (StreamSummary, error) {
+	v := newValidator(ctx, "streamName", "streamARN")
+	v.ref(ref)
+	if err := v.err(); err != nil {
+		return StreamSummary{}, err
+	}
+	e.settleReshards()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	s, err := e.lookup(ref)
@@ -219,7 +239,7 @@ func (e *Engine) DescribeStreamSummary(ctx context.Context, ref StreamRef) (Stre
 
 // ListStreams lists stream names in order, a page at a time.
 func (e *Engine) ListStreams(ctx context.Context, in ListStreamsInput) (ListStreamsOutput, error) {
-	var v validator
+	v := newValidator(ctx, "limit", "exclusiveStartStreamName", "nextToken")
 	if in.Limit != 0 {
 		v.intRange(in.Limit, "limit", 1, 10000)
 	}
@@ -269,7 +289,8 @@ func (e *Engine) ListStreams(ctx context.Context, in ListStreamsInput) (ListStre
 
 // ListShards lists a stream's unexpired shards with the service's filters and paging.
 func (e *Engine) ListShards(ctx context.Context, in ListShardsInput) (ListShardsOutput, error) {
-	var v validator
+	v := newValidator(ctx, "exclusiveStartShardId", "maxResults", "nextToken", "streamCreationTimestamp", "streamName", "shardFilter", "streamARN")
+	v.ref(in.StreamRef)
 	if in.MaxResults != 0 {
 		v.intRange(in.MaxResults, "maxResults", 1, 10000)
 	}
@@ -313,6 +334,7 @@ func (e *Engine) ListShards(ctx context.Context, in ListShardsInput) (ListShards
 	if limit == 0 || limit > 1000 {
 		limit = 1000
 	}
+	e.settleReshards()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	s, err := e.lookup(ref)
@@ -332,10 +354,14 @@ func (e *Engine) ListShards(ctx context.Context, in ListShardsInput) (ListShards
 	if err != nil {
 		return ListShardsOutput{}, err
 	}
+	afterIdx, err := e.startAfter(s, after)
+	if err != nil {
+		return ListShardsOutput{}, err
+	}
 	var out ListShardsOutput
 	var last string
 	for _, sh := range s.shards {
-		if after != "" && sh.id <= after {
+		if int64(sh.index) <= afterIdx {
 			continue
 		}
 		if !keep(sh) {
@@ -349,6 +375,20 @@ func (e *Engine) ListShards(ctx context.Context, in ListShardsInput) (ListShards
 		last = sh.id
 	}
 	return out, nil
+}
+
+// startAfter reads an ExclusiveStartShardId: the index listing starts
+// after, -1 when none is given. Any id the service accepts will do, and it
+// need not name an existing shard; an id without a shard number is not found.
+func (e *Engine) startAfter(s *stream, id string) (int64, error) {
+	if id == "" {
+		return -1, nil
+	}
+	idx, ok := ParseShardID(id)
+	if !ok {
+		return 0, e.shardNotFound(s.name, id)
+	}
+	return int64(idx), nil
 }
 
 func (e *Engine) shardFilter(s *stream, f *ShardFilter, now time.Time) (func(*shard) bool, error) {
@@ -372,7 +412,11 @@ func (e *Engine) shardFilter(s *stream, f *ShardFilter, now time.Time) (func(*sh
 		if f.ShardID == "" {
 			return nil, newError(InvalidArgumentException, "ShardId must be provided for AFTER_SHARD_ID filter type.")
 		}
-		return func(sh *shard) bool { return sh.id > f.ShardID }, nil
+		idx, ok := ParseShardID(f.ShardID)
+		if !ok {
+			return nil, e.shardNotFound(s.name, f.ShardID)
+		}
+		return func(sh *shard) bool { return sh.index > idx }, nil
 	case FilterAtLatest:
 		return func(sh *shard) bool { return !sh.isClosed() }, nil
 	case FilterAtTrimHorizon:
@@ -399,17 +443,18 @@ func (e *Engine) shardFilter(s *stream, f *ShardFilter, now time.Time) (func(*sh
 
 // IncreaseStreamRetentionPeriod lengthens how long records are kept.
 func (e *Engine) IncreaseStreamRetentionPeriod(ctx context.Context, in RetentionInput) error {
-	return e.changeRetention(in, true)
+	return e.changeRetention(ctx, in, true)
 }
 
 // DecreaseStreamRetentionPeriod shortens how long records are kept; older
 // records become unreadable at once.
 func (e *Engine) DecreaseStreamRetentionPeriod(ctx context.Context, in RetentionInput) error {
-	return e.changeRetention(in, false)
+	return e.changeRetention(ctx, in, false)
 }
 
-func (e *Engine) changeRetention(in RetentionInput, increase bool) error {
-	var v validator
+func (e *Engine) changeRetention(ctx context.Context, in RetentionInput, increase bool) error {
+	v := newValidator(ctx, "retentionPeriodHours", "streamName", "streamARN")
+	v.ref(in.StreamRef)
 	v.intRange(in.RetentionPeriodHours, "retentionPeriodHours", 1, 1<<31-1)
 	if err := v.err(); err != nil {
 		return err
@@ -444,7 +489,7 @@ func (e *Engine) changeRetention(in RetentionInput, increase bool) error {
 // UpdateStreamMode switches a stream between PROVISIONED and ON_DEMAND,
 // at most twice in a rolling 24 hours.
 func (e *Engine) UpdateStreamMode(ctx context.Context, in UpdateStreamModeInput) error {
-	var v validator
+	v := newValidator(ctx, "streamARN", "streamModeDetails")
 	if v.required(in.StreamARN != "", "streamARN") {
 		v.streamARN(in.StreamARN)
 	}
@@ -513,12 +558,14 @@ func recent(ts []time.Time, now time.Time) []time.Time {
 	return out
 }
 
-// AddTagsToStream adds or overwrites tags.
+// AddTagsToStream adds or overwrites tags. Lengths are model constraints,
+// checked before the stream is looked up (ValidationException); characters
+// are checked after it (InvalidArgumentException), as the service does.
 func (e *Engine) AddTagsToStream(ctx context.Context, in AddTagsInput) error {
-	var v validator
-	v.required(len(in.Tags) > 0, "tags")
-	if len(in.Tags) > 50 {
-		v.add(len(in.Tags), "tags", "Map value must satisfy constraint: [Member must have length less than or equal to 50]")
+	v := newValidator(ctx, "tags", "streamName", "streamARN")
+	v.ref(in.StreamRef)
+	if v.required(len(in.Tags) > 0, "tags") {
+		v.tagMap(in.Tags, "tags")
 	}
 	if err := v.err(); err != nil {
 		return err
@@ -529,14 +576,16 @@ func (e *Engine) AddTagsToStream(ctx context.Context, in AddTagsInput) error {
 	if err != nil {
 		return err
 	}
+	for k, val := range in.Tags {
+		if !validTagText(k) || !validTagText(val) {
+			return errTagChars()
+		}
+	}
 	added := 0
 	for k := range in.Tags {
 		if _, ok := s.tags[k]; !ok {
 			added++
 		}
-	}
-	if err := checkTags(in.Tags, len(s.tags)+added-len(in.Tags)); err != nil {
-		return err
 	}
 	if len(s.tags)+added > 50 {
 		return newError(InvalidArgumentException, "Failed to add tags to stream %s under account %s because a given stream cannot have more than 50 tags associated with it.", s.name, e.opts.AccountID)
@@ -549,7 +598,8 @@ func (e *Engine) AddTagsToStream(ctx context.Context, in AddTagsInput) error {
 
 // RemoveTagsFromStream removes tags; unknown keys are ignored.
 func (e *Engine) RemoveTagsFromStream(ctx context.Context, in RemoveTagsInput) error {
-	var v validator
+	v := newValidator(ctx, "tagKeys", "streamName", "streamARN")
+	v.ref(in.StreamRef)
 	v.required(len(in.TagKeys) > 0, "tagKeys")
 	if len(in.TagKeys) > 50 {
 		v.add(len(in.TagKeys), "tagKeys", "Member must have length less than or equal to 50")
@@ -567,6 +617,11 @@ func (e *Engine) RemoveTagsFromStream(ctx context.Context, in RemoveTagsInput) e
 		return err
 	}
 	for _, k := range in.TagKeys {
+		if !validTagText(k) {
+			return errTagChars()
+		}
+	}
+	for _, k := range in.TagKeys {
 		delete(s.tags, k)
 	}
 	return e.saveStream(s)
@@ -574,7 +629,8 @@ func (e *Engine) RemoveTagsFromStream(ctx context.Context, in RemoveTagsInput) e
 
 // ListTagsForStream lists tags sorted by key, a page at a time.
 func (e *Engine) ListTagsForStream(ctx context.Context, in ListTagsInput) (ListTagsOutput, error) {
-	var v validator
+	v := newValidator(ctx, "limit", "exclusiveStartTagKey", "streamName", "streamARN")
+	v.ref(in.StreamRef)
 	if in.Limit != 0 {
 		v.intRange(in.Limit, "limit", 1, 50)
 	}
@@ -612,28 +668,35 @@ func (e *Engine) ListTagsForStream(ctx context.Context, in ListTagsInput) (ListT
 	return out, nil
 }
 
-// checkTags validates tag keys and values; room is how many tags already exist.
+// checkTags validates the tags a resource is created with; existing is
+// how many it has already.
 func checkTags(tags map[string]string, existing int) error {
+	var v validator
+	v.tagMap(tags, "tags")
+	if err := v.err(); err != nil {
+		return err
+	}
 	if existing+len(tags) > 50 {
 		return newError(InvalidArgumentException, "A stream cannot have more than 50 tags associated with it.")
 	}
 	for k, val := range tags {
-		if k == "" || len([]rune(k)) > 128 || len([]rune(val)) > 256 {
-			return newError(InvalidArgumentException, "Tag key must be 1 to 128 characters and tag value at most 256 characters; got key %q.", k)
-		}
 		if !validTagText(k) || !validTagText(val) {
-			return newError(InvalidArgumentException, "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - : @.")
-		}
-		if strings.HasPrefix(strings.ToLower(k), "aws:") {
-			return newError(InvalidArgumentException, "Tag key %q uses the reserved prefix aws:.", k)
+			return errTagChars()
 		}
 	}
 	return nil
 }
 
+func errTagChars() *Error {
+	return newError(InvalidArgumentException, "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - %% @.")
+}
+
+// validTagText reports whether a tag key or value uses only the characters
+// the service allows: Unicode letters and digits, the space (no other white
+// space) and _ . / = + - % @.
 func validTagText(s string) bool {
 	for _, r := range s {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsSpace(r) || strings.ContainsRune("_./=+-:@", r) {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune(" _./=+-%@", r) {
 			continue
 		}
 		return false
@@ -643,6 +706,7 @@ func validTagText(s string) bool {
 
 // DescribeLimits reports the account's shard quota and usage.
 func (e *Engine) DescribeLimits(ctx context.Context) (Limits, error) {
+	e.settleReshards()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	onDemand := 0

@@ -550,6 +550,7 @@ func (e *Engine) SubscribeToShard(ctx context.Context, in SubscribeToShardInput)
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	e.settleReshards() // a deferred reshard may have made this shard
 	for {
 		e.mu.RLock()
 		now := e.clock.Now()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/shardscope/shardscope/storage"
@@ -111,6 +112,10 @@ type Engine struct {
 
 	account accountSettings // guarded by mu (settings.go)
 
+	// pendingDue is when the next deferred reshard is due (epoch ms, 0 for
+	// none): the fast path of settleReshards. Written under mu.
+	pendingDue atomic.Int64
+
 	// seekHook, when set by a test, runs in SubscribeToShard after e.mu is
 	// released and before the storage seek.
 	seekHook func()
@@ -157,6 +162,9 @@ func New(db *storage.DB, opts Options) (*Engine, error) {
 			return fmt.Errorf("load stream %s: %w", name, err)
 		}
 		e.streams[s.name] = s
+		if len(s.pending) > 0 && (e.pendingDue.Load() == 0 || s.updatingUntil.UnixMilli() < e.pendingDue.Load()) {
+			e.pendingDue.Store(s.updatingUntil.UnixMilli())
+		}
 		return nil
 	})
 	if err != nil {
@@ -301,8 +309,14 @@ func (e *Engine) throttleMessage(s *stream, sh *shard) string {
 	return fmt.Sprintf("Rate exceeded for shard %s in stream %s under account %s.", sh.id, s.name, e.opts.AccountID)
 }
 
+// shardNotFound names the shard as the service does: by its canonical id
+// when the id has a shard number, else as given.
 func (e *Engine) shardNotFound(streamName, id string) *Error {
-	return newError(ResourceNotFoundException, "Shard %s in stream %s under account %s does not exist", id, streamName, e.opts.AccountID)
+	canon, ok := CanonicalShardID(id)
+	if !ok {
+		return newError(ResourceNotFoundException, "Could not find shard %s in stream %s under account %s.", id, streamName, e.opts.AccountID)
+	}
+	return newError(ResourceNotFoundException, "Shard %s in stream %s under account %s does not exist", canon, streamName, e.opts.AccountID)
 }
 
 func isCtxErr(err error) bool {

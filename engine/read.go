@@ -10,7 +10,8 @@ import (
 
 // GetShardIterator returns an iterator positioned as the iterator type says.
 func (e *Engine) GetShardIterator(ctx context.Context, in GetShardIteratorInput) (string, error) {
-	var v validator
+	v := newValidator(ctx, "shardId", "shardIteratorType", "startingSequenceNumber", "streamName", "timestamp", "streamARN")
+	v.ref(in.StreamRef)
 	v.shardID(in.ShardID, "shardId", true)
 	if v.required(in.ShardIteratorType != "", "shardIteratorType") && !validIteratorType(in.ShardIteratorType) {
 		v.add(string(in.ShardIteratorType), "shardIteratorType", "Member must satisfy enum value set: [AFTER_SEQUENCE_NUMBER, AT_SEQUENCE_NUMBER, AT_TIMESTAMP, TRIM_HORIZON, LATEST]")
@@ -21,6 +22,7 @@ func (e *Engine) GetShardIterator(ctx context.Context, in GetShardIteratorInput)
 	if err := v.err(); err != nil {
 		return "", err
 	}
+	e.settleReshards()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	s, err := e.forData(in.StreamRef)
@@ -31,6 +33,9 @@ func (e *Engine) GetShardIterator(ctx context.Context, in GetShardIteratorInput)
 	if sh == nil {
 		return "", e.shardNotFound(s.name, in.ShardID)
 	}
+	if err := checkIteratorArgs(in); err != nil {
+		return "", err
+	}
 	now := e.clock.Now()
 	if !e.opts.DisableLimits && !sh.iteratorCalls.AllowN(now, 1) {
 		return "", newError(ProvisionedThroughputExceededException, "%s", e.throttleMessage(s, sh))
@@ -40,6 +45,24 @@ func (e *Engine) GetShardIterator(ctx context.Context, in GetShardIteratorInput)
 		return "", err
 	}
 	return e.signer.encodeIterator(iterator{stream: s.name, created: s.created.UnixMilli(), shard: sh.index, pos: pos, issuedMs: now.UnixMilli()}), nil
+}
+
+// checkIteratorArgs refuses the combinations of iterator type and
+// StartingSequenceNumber the service refuses: a sequence number with
+// TRIM_HORIZON or LATEST, none with AT/AFTER_SEQUENCE_NUMBER.
+func checkIteratorArgs(in GetShardIteratorInput) error {
+	const both = "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no StartingSequenceNumber. "
+	switch in.ShardIteratorType {
+	case TrimHorizon, Latest:
+		if in.StartingSequenceNumber != "" {
+			return newError(InvalidArgumentException, "%sRequest specified %s and also a StartingSequenceNumber.", both, in.ShardIteratorType)
+		}
+	case AtSequenceNumber, AfterSequenceNumber:
+		if in.StartingSequenceNumber == "" {
+			return newError(InvalidArgumentException, "%sRequest specified %s and no StartingSequenceNumber.", both, in.ShardIteratorType)
+		}
+	}
+	return nil
 }
 
 func validIteratorType(t IteratorType) bool {
@@ -94,6 +117,9 @@ func (e *Engine) startAt(op string, s *stream, sh *shard, p StartingPosition, no
 		if p.Timestamp.IsZero() {
 			return start{}, newError(InvalidArgumentException, "Must specify timestampInMillis parameter for iterator of type AT_TIMESTAMP. Current request has no timestamp parameter.")
 		}
+		if at, cur := p.Timestamp.UnixMilli(), now.UnixMilli(); at > cur {
+			return start{}, newError(InvalidArgumentException, "The timestampInMillis parameter cannot be greater than the currentTimestampInMillis. timestampInMillis: %d, currentTimestampInMillis: %d", at, cur)
+		}
 		return seek(max(p.Timestamp.UnixMilli(), cutoff))
 	case AtSequenceNumber, AfterSequenceNumber:
 		if p.SequenceNumber == "" {
@@ -138,7 +164,7 @@ func (e *Engine) resolve(st start) (uint64, error) {
 
 // GetRecords reads records from an iterator's position.
 func (e *Engine) GetRecords(ctx context.Context, in GetRecordsInput) (GetRecordsOutput, error) {
-	var v validator
+	v := newValidator(ctx, "shardIterator", "limit", "streamARN")
 	if v.required(in.ShardIterator != "", "shardIterator") {
 		v.length(in.ShardIterator, "shardIterator", 1, 512)
 	}
@@ -219,6 +245,7 @@ type shardView struct {
 // sleep through it (the channel is taken before the state is read, and
 // the writer changes the state before it notifies).
 func (e *Engine) view(ref StreamRef, created int64, idx uint32, watch bool) (shardView, error) {
+	e.settleReshards()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	s, err := e.forData(ref)
@@ -360,6 +387,7 @@ func (e *Engine) Subscribe(ctx context.Context, in SubscribeInput) (*Subscriptio
 	if err := v.err(); err != nil {
 		return nil, err
 	}
+	e.settleReshards()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	s, err := e.forData(in.StreamRef)
@@ -397,6 +425,19 @@ func (sub *Subscription) Next(ctx context.Context) (SubscriptionEvent, error) {
 		if p.ready {
 			p.sh.metrics.add(now, Rate{RecordsOut: int64(len(p.ev.Records)), BytesOut: p.bytes})
 			return p.ev, nil
+		}
+		if due := sub.e.dueTime(); !due.IsZero() {
+			// A deferred reshard may end this shard at its due time with no
+			// commit to wake us.
+			if err := waitUntil(ctx, sub.e.clock, due, p.wake, sub.done); err != nil {
+				return SubscriptionEvent{}, err
+			}
+			select {
+			case <-sub.done:
+				return SubscriptionEvent{}, io.EOF
+			default:
+				continue
+			}
 		}
 		select {
 		case <-p.wake:

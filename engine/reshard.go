@@ -11,7 +11,8 @@ import (
 // SplitShard closes an open shard and creates two children dividing its
 // range at NewStartingHashKey.
 func (e *Engine) SplitShard(ctx context.Context, in SplitShardInput) error {
-	var v validator
+	v := newValidator(ctx, "newStartingHashKey", "streamName", "shardToSplit", "streamARN")
+	v.ref(in.StreamRef)
 	v.shardID(in.ShardToSplit, "shardToSplit", true)
 	if v.required(in.NewStartingHashKey != "", "newStartingHashKey") && !hashKeyPattern.MatchString(in.NewStartingHashKey) {
 		v.add(in.NewStartingHashKey, "newStartingHashKey", "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,38})")
@@ -33,14 +34,8 @@ func (e *Engine) SplitShard(ctx context.Context, in SplitShardInput) error {
 	if err := e.checkShardQuota(1); err != nil {
 		return err
 	}
-	now := e.clock.Now()
-	low, high := e.split(s, sh, at, now)
-	s.updatingUntil = now.Add(e.opts.UpdateDelay)
-	if err := e.saveStream(s); err != nil {
-		return err
-	}
-	e.event(EventReshard, s.name, sh.id, "split %s at %s → %s, %s", sh.id, describeKey(at), low.id, high.id)
-	return nil
+	e.deferReshard(s, reshardOp{Kind: "split", Shard: sh.index, Key: at.String()}, e.clock.Now())
+	return e.saveStream(s)
 }
 
 // split closes sh and adds its two children. e.mu is held.
@@ -54,7 +49,8 @@ func (e *Engine) split(s *stream, sh *shard, at HashKey, now time.Time) (low, hi
 // MergeShards closes two adjacent open shards and creates one child
 // covering both ranges.
 func (e *Engine) MergeShards(ctx context.Context, in MergeShardsInput) error {
-	var v validator
+	v := newValidator(ctx, "shardToMerge", "adjacentShardToMerge", "streamName", "streamARN")
+	v.ref(in.StreamRef)
 	v.shardID(in.ShardToMerge, "shardToMerge", true)
 	v.shardID(in.AdjacentShardToMerge, "adjacentShardToMerge", true)
 	if err := v.err(); err != nil {
@@ -73,17 +69,12 @@ func (e *Engine) MergeShards(ctx context.Context, in MergeShardsInput) error {
 	if b.isClosed() {
 		return newError(ResourceInUseException, "Shard %s in stream %s under account %s has already been merged or split, and thus is not eligible for merging.", b.id, s.name, e.opts.AccountID)
 	}
-	if a == b || !(adjacent(a.rng, b.rng) || adjacent(b.rng, a.rng)) {
+	// The service wants ShardToMerge first in key order.
+	if !adjacent(a.rng, b.rng) {
 		return newError(InvalidArgumentException, "Shards %s and %s in stream %s under account %s are not an adjacent pair of shards eligible for merging", a.id, b.id, s.name, e.opts.AccountID)
 	}
-	now := e.clock.Now()
-	child := e.merge(s, a, b, now)
-	s.updatingUntil = now.Add(e.opts.UpdateDelay)
-	if err := e.saveStream(s); err != nil {
-		return err
-	}
-	e.event(EventReshard, s.name, a.id, "merged %s and %s → %s", a.id, b.id, child.id)
-	return nil
+	e.deferReshard(s, reshardOp{Kind: "merge", Shard: a.index, Adjacent: b.index}, e.clock.Now())
+	return e.saveStream(s)
 }
 
 // adjacent reports whether hi starts right after lo ends.
@@ -105,6 +96,7 @@ func (e *Engine) merge(s *stream, a, b *shard, now time.Time) *shard {
 
 // reshardTarget finds an ACTIVE provisioned stream and one of its open shards.
 func (e *Engine) reshardTarget(ref StreamRef, id string) (*stream, *shard, error) {
+	e.applyDue(e.clock.Now())
 	s, err := e.forChange(ref)
 	if err != nil {
 		return nil, nil, err
@@ -146,7 +138,8 @@ func (e *Engine) addChild(s *stream, rng HashKeyRange, parent, adjacent string, 
 // the way has at most two parents, so lineage stays exact; the pieces that
 // are merged away right after appear as closed, empty shards.
 func (e *Engine) UpdateShardCount(ctx context.Context, in UpdateShardCountInput) (UpdateShardCountOutput, error) {
-	var v validator
+	v := newValidator(ctx, "scalingType", "streamName", "targetShardCount", "streamARN")
+	v.ref(in.StreamRef)
 	v.intRange(in.TargetShardCount, "targetShardCount", 1, 100000)
 	if in.ScalingType != "" && in.ScalingType != "UNIFORM_SCALING" {
 		v.add(in.ScalingType, "scalingType", "Member must satisfy enum value set: [UNIFORM_SCALING]")
@@ -157,6 +150,7 @@ func (e *Engine) UpdateShardCount(ctx context.Context, in UpdateShardCountInput)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.applyDue(e.clock.Now())
 	s, err := e.forChange(in.StreamRef)
 	if err != nil {
 		return UpdateShardCountOutput{}, err
@@ -181,13 +175,11 @@ func (e *Engine) UpdateShardCount(ctx context.Context, in UpdateShardCountInput)
 	if err := e.checkShardQuota(target - cur); err != nil {
 		return UpdateShardCountOutput{}, err
 	}
-	e.reshape(s, evenRanges(target), now)
+	e.deferReshard(s, reshardOp{Kind: "scale", Target: target}, now)
 	s.scalings = append(s.scalings, now)
-	s.updatingUntil = now.Add(e.opts.UpdateDelay)
 	if err := e.saveStream(s); err != nil {
 		return UpdateShardCountOutput{}, err
 	}
-	e.event(EventReshard, s.name, "", "scaled %s uniformly from %d to %d open shards", s.name, cur, target)
 	return UpdateShardCountOutput{StreamName: s.name, StreamARN: e.arn(s.name), CurrentShardCount: cur, TargetShardCount: target}, nil
 }
 

@@ -91,12 +91,17 @@ func TestReshardErrors(t *testing.T) {
 	wantCode(t, env.e.SplitShard(ctx, SplitShardInput{StreamRef: ref, ShardToSplit: "shardId-000000000099", NewStartingHashKey: "100"}), ResourceNotFoundException)
 	wantCode(t, env.e.SplitShard(ctx, SplitShardInput{StreamRef: ref, ShardToSplit: shards[0].ShardID, NewStartingHashKey: "-5"}), ValidationException)
 	wantCode(t, env.e.MergeShards(ctx, MergeShardsInput{StreamRef: ref, ShardToMerge: shards[0].ShardID, AdjacentShardToMerge: shards[2].ShardID}), InvalidArgumentException)
-	// Either order of an adjacent pair is accepted.
-	if err := env.e.MergeShards(ctx, MergeShardsInput{StreamRef: ref, ShardToMerge: shards[2].ShardID, AdjacentShardToMerge: shards[1].ShardID}); err != nil {
+	// As the service, ShardToMerge must come first in key order.
+	err := env.e.MergeShards(ctx, MergeShardsInput{StreamRef: ref, ShardToMerge: shards[2].ShardID, AdjacentShardToMerge: shards[1].ShardID})
+	wantCode(t, err, InvalidArgumentException)
+	if want := "Shards shardId-000000000002 and shardId-000000000001 in stream s under account 000000000000 are not an adjacent pair of shards eligible for merging"; err.(*Error).Message != want {
+		t.Fatalf("message %q, want %q", err.(*Error).Message, want)
+	}
+	if err := env.e.MergeShards(ctx, MergeShardsInput{StreamRef: ref, ShardToMerge: shards[1].ShardID, AdjacentShardToMerge: shards[2].ShardID}); err != nil {
 		t.Fatal(err)
 	}
 	wantCode(t, env.e.MergeShards(ctx, MergeShardsInput{StreamRef: ref, ShardToMerge: shards[1].ShardID, AdjacentShardToMerge: shards[0].ShardID}), ResourceInUseException)
-	_, err := env.e.UpdateShardCount(ctx, UpdateShardCountInput{StreamRef: ref, TargetShardCount: 5, ScalingType: "UNIFORM_SCALING"})
+	_, err = env.e.UpdateShardCount(ctx, UpdateShardCountInput{StreamRef: ref, TargetShardCount: 5, ScalingType: "UNIFORM_SCALING"})
 	wantCode(t, err, LimitExceededException)
 	// Ten scalings a day, then no more.
 	for i := 0; i < 10; i++ {

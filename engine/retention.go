@@ -31,6 +31,7 @@ func (e *Engine) every(interval time.Duration, what string, fn func(now time.Tim
 // gone, and finishes deletions whose delay has passed. The background
 // trimmer calls it; tests and demos may call it to drive time.
 func (e *Engine) ApplyRetention(now time.Time) error {
+	e.settleReshards()
 	type job struct {
 		s      *stream
 		shards []*shard
@@ -165,6 +166,7 @@ func (e *Engine) expireShards(s *stream, expired []*shard) error {
 
 // Snapshot returns an immutable picture of every stream for the console.
 func (e *Engine) Snapshot() Snapshot {
+	e.settleReshards()
 	now := e.clock.Now()
 	snap := Snapshot{At: now, LimitsEnabled: !e.opts.DisableLimits, Sync: e.db.SyncMode().String(), Events: e.events.list()}
 	e.mu.RLock()

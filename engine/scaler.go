@@ -154,6 +154,7 @@ func (s *stream) loadScaler(m *scalerMeta) {
 // are never touched. The background loop calls it every ScaleInterval;
 // tests and demos call it with a ManualClock.
 func (e *Engine) EvaluateScaling(now time.Time) ([]ScalingDecision, error) {
+	e.settleReshards()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	names := make([]string, 0, len(e.streams))

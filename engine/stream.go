@@ -3,7 +3,10 @@ package engine
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +38,7 @@ type stream struct {
 	maxRecordKiB int      // record size limit; 0 means DefaultMaxRecordSizeKiB
 	warmMiBps    int      // ON_DEMAND warm throughput target; 0 when none
 
+	pending   []reshardOp          // reshards that take effect when UPDATING ends (pending.go)
 	consumers map[string]*consumer // enhanced fan-out consumers by name (efo.go)
 	scale     *scalerState         // the on-demand scaler's memory (scaler.go)
 }
@@ -52,13 +56,46 @@ func (s *stream) status(now time.Time) StreamStatus {
 	return StatusActive
 }
 
+// shardByID finds a shard by any id the service accepts for it (see
+// ParseShardID).
 func (s *stream) shardByID(id string) *shard {
-	for _, sh := range s.shards {
-		if sh.id == id {
-			return sh
+	idx, ok := ParseShardID(id)
+	if !ok {
+		return nil
+	}
+	return s.shardByIndex(idx)
+}
+
+// ParseShardID reads a shard id the way the service does: only the number
+// after the last '-' counts (the whole id when there is none), so
+// "shardId-0", "shard-0", "0" and "anything-000" all name
+// shardId-000000000000. It fails for an id whose number is missing, not
+// decimal, or above 2^31-1.
+func ParseShardID(id string) (uint32, bool) {
+	num := id[strings.LastIndexByte(id, '-')+1:]
+	if num == "" {
+		return 0, false
+	}
+	for i := 0; i < len(num); i++ {
+		if num[i] < '0' || num[i] > '9' {
+			return 0, false
 		}
 	}
-	return nil
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil || n > math.MaxInt32 {
+		return 0, false
+	}
+	return uint32(n), true
+}
+
+// CanonicalShardID returns the service's spelling of a shard id
+// (shardId-000000000000) and whether the id names a shard at all.
+func CanonicalShardID(id string) (string, bool) {
+	idx, ok := ParseShardID(id)
+	if !ok {
+		return id, false
+	}
+	return shardID(idx), true
 }
 
 func (s *stream) shardByIndex(idx uint32) *shard {
@@ -226,6 +263,7 @@ type streamMeta struct {
 	Metrics        []string          `json:"enhanced_metrics,omitempty"`
 	MaxRecordKiB   int               `json:"max_record_kib,omitempty"`
 	WarmMiBps      int               `json:"warm_mibps,omitempty"`
+	Pending        []reshardOp       `json:"pending,omitempty"`
 }
 
 type shardMeta struct {
@@ -279,6 +317,7 @@ func (s *stream) meta() streamMeta {
 		})
 		sh.mu.Unlock()
 	}
+	m.Pending = s.pending
 	m.Consumers = s.consumerMetas()
 	m.Scaler = s.scalerMeta()
 	return m
@@ -305,6 +344,7 @@ func (e *Engine) loadStream(b []byte) (*stream, error) {
 		name: m.Name, created: fromMs(m.Created), mode: m.Mode, retention: m.Retention, tags: m.Tags,
 		readyAt: fromMs(m.ReadyAt), updatingUntil: fromMs(m.UpdatingUntil), deleting: m.Deleting, deleteAt: fromMs(m.DeleteAt),
 		nextShardIndex: m.NextShardIndex, metrics: m.Metrics, maxRecordKiB: m.MaxRecordKiB, warmMiBps: m.WarmMiBps,
+		pending: m.Pending,
 	}
 	if s.tags == nil {
 		s.tags = map[string]string{}

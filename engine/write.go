@@ -12,7 +12,8 @@ import (
 
 // PutRecord writes one record.
 func (e *Engine) PutRecord(ctx context.Context, in PutRecordInput) (PutRecordOutput, error) {
-	var v validator
+	v := newValidator(ctx, "sequenceNumberForOrdering", "partitionKey", "explicitHashKey", "data", "streamName", "streamARN")
+	v.ref(in.StreamRef)
 	checkEntry(&v, "", in.Data, in.PartitionKey, in.ExplicitHashKey)
 	if in.SequenceNumberForOrdering != "" && !seqPattern.MatchString(in.SequenceNumberForOrdering) {
 		v.add(in.SequenceNumberForOrdering, "sequenceNumberForOrdering", "Member must satisfy regular expression pattern: 0|([1-9]\\d{0,128})")
@@ -38,7 +39,8 @@ func (e *Engine) PutRecord(ctx context.Context, in PutRecordInput) (PutRecordOut
 
 // PutRecords writes up to 500 records; each succeeds or fails on its own.
 func (e *Engine) PutRecords(ctx context.Context, in PutRecordsInput) (PutRecordsOutput, error) {
-	var v validator
+	v := newValidator(ctx, "records", "streamName", "streamARN")
+	v.ref(in.StreamRef)
 	if v.required(in.Records != nil, "records") {
 		if len(in.Records) < 1 {
 			v.add("[]", "records", "Member must have length greater than or equal to 1")
@@ -85,6 +87,7 @@ type pendingShard struct {
 // are held only while positions are assigned and the append is queued, so
 // the queue order is the position order; the wait for disk holds no lock.
 func (e *Engine) put(ctx context.Context, ref StreamRef, entries []PutRecordsEntry) (PutRecordsOutput, error) {
+	e.settleReshards()
 	out := PutRecordsOutput{Records: make([]PutRecordsResult, len(entries)), EncryptionType: "NONE"}
 	hashes := make([]HashKey, len(entries))
 	for i, r := range entries {

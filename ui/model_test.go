@@ -212,7 +212,7 @@ func TestActions(t *testing.T) {
 		{"split", []string{"S"}, "SplitShard(demo, shardId-000000000000)"},
 		{"merge right", []string{"M"}, "MergeShards(demo, shardId-000000000000, shardId-000000000001)"},
 		{"merge middle", []string{"down", "M"}, "MergeShards(demo, shardId-000000000001, shardId-000000000004)"},
-		{"merge left at the end", []string{"down", "down", "down", "M"}, "MergeShards(demo, shardId-000000000005, shardId-000000000004)"},
+		{"merge left at the end", []string{"down", "down", "down", "M"}, "MergeShards(demo, shardId-000000000004, shardId-000000000005)"},
 		{"rate up", []string{"+"}, "ProducerScale(clickstream, 2)"},
 		{"rate down", []string{"-"}, "ProducerScale(clickstream, 0.5)"},
 		{"burst", []string{"b"}, "ProducerBurst(clickstream)"},

@@ -243,7 +243,8 @@ var errNoShard = errors.New("no shard selected")
 
 // mergePartner finds the open shard to merge the selected one with: its
 // right-hand neighbour in key order (starting right after its end) or, at
-// the end of the key space, its left-hand neighbour.
+// the end of the key space, its left-hand neighbour. The pair comes back
+// in key order, as MergeShards wants it.
 func (p *shardsPane) mergePartner() (shard, partner string, err error) {
 	s, ok := p.Selected()
 	if !ok {
@@ -265,7 +266,7 @@ func (p *shardsPane) mergePartner() (shard, partner string, err error) {
 		}
 	}
 	if left != "" {
-		return s.ShardID, left, nil
+		return left, s.ShardID, nil
 	}
 	return "", "", fmt.Errorf("%s has no adjacent open shard to merge with", s.ShardID)
 }
