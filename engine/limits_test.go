@@ -459,3 +459,40 @@ func TestTapAndSnapshotCounters(t *testing.T) {
 		t.Fatalf("rate still %d two minutes later", r)
 	}
 }
+
+// TestWriteLimitsAdmitLargestRecord: a record of 1 MiB of data plus its key
+// is larger than the 1 MiB burst, yet the service accepts it when the shard
+// has been idle; it then leaves the bucket in debt until it is repaid.
+func TestWriteLimitsAdmitLargestRecord(t *testing.T) {
+	env := newEnv(t, Options{})
+	env.create("s", 1)
+	ref := StreamRef{StreamName: "s"}
+	big := PutRecordInput{StreamRef: ref, PartitionKey: strings.Repeat("k", 256), Data: bytes.Repeat([]byte("x"), MaxRecordBytes)}
+	if _, err := env.e.PutRecord(ctx, big); err != nil {
+		t.Fatalf("1 MiB record on an idle shard: %v", err)
+	}
+	// The bucket owes the key's bytes: even a small record waits.
+	_, err := env.e.PutRecord(ctx, PutRecordInput{StreamRef: ref, PartitionKey: "k", Data: []byte("x")})
+	wantCode(t, err, ProvisionedThroughputExceededException)
+	// Half a second is not enough for another full-size record...
+	env.clock.Advance(500 * time.Millisecond)
+	_, err = env.e.PutRecord(ctx, big)
+	wantCode(t, err, ProvisionedThroughputExceededException)
+	// ...a full refill is.
+	env.clock.Advance(time.Second)
+	if _, err := env.e.PutRecord(ctx, big); err != nil {
+		t.Fatalf("1 MiB record after a refill: %v", err)
+	}
+	// In a batch too: with a full bucket the first passes and the second is throttled.
+	env.clock.Advance(2 * time.Second)
+	out, err := env.e.PutRecords(ctx, PutRecordsInput{StreamRef: ref, Records: []PutRecordsEntry{
+		{PartitionKey: "a", Data: bytes.Repeat([]byte("x"), MaxRecordBytes)},
+		{PartitionKey: "b", Data: bytes.Repeat([]byte("x"), MaxRecordBytes)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Records[0].ErrorCode != "" || out.Records[1].ErrorCode != ProvisionedThroughputExceededException {
+		t.Fatalf("batch of two 1 MiB records: %+v / %+v, want ok / throttled", out.Records[0].ErrorCode, out.Records[1].ErrorCode)
+	}
+}

@@ -217,6 +217,20 @@ func (sh *shard) allowWrite(now time.Time, size int) bool {
 		rr.CancelAt(now)
 		return false
 	}
+	burst := sh.writeBytes.Burst()
+	if size > burst {
+		// A record bigger than the burst (1 MiB of data plus its key) is
+		// admitted, as the service does, when the bucket is full; it
+		// leaves the bucket in debt so the average stays within the limit.
+		if sh.writeBytes.TokensAt(now) < float64(burst) {
+			rr.CancelAt(now)
+			return false
+		}
+		for left := size; left > 0; left -= burst {
+			sh.writeBytes.ReserveN(now, min(left, burst))
+		}
+		return true
+	}
 	rb := sh.writeBytes.ReserveN(now, max(size, 1))
 	if !rb.OK() || rb.DelayFrom(now) > 0 {
 		rb.CancelAt(now)
