@@ -239,15 +239,22 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, c wireCodec, tar
 		return h.writeError(w, c, serializationError("Could not read the request body: %v", err))
 	}
 	var out any
+	exact := !c.cbor && needsExactStrings(body)
 	fast := false
-	if name == "PutRecords" && !c.cbor {
+	if name == "PutRecords" && !c.cbor && !exact {
 		var args engine.PutRecordsInput
 		if args, fast = fastPutRecords(body); fast {
 			out, err = runPutRecords(r.Context(), h.e, args)
 		}
 	}
 	if !fast {
-		m, aerr := c.decode(body)
+		var m map[string]any
+		var aerr *apiError
+		if exact {
+			m, aerr = decodeJSONExact(body)
+		} else {
+			m, aerr = c.decode(body)
+		}
 		if aerr != nil {
 			return h.writeError(w, c, aerr)
 		}

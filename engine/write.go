@@ -65,7 +65,7 @@ func checkEntry(v *validator, prefix string, data []byte, pk, ehk string) {
 	if len(data) > MaxRecordBytes {
 		v.add("java.nio.HeapByteBuffer", prefix+"data", "Member must have length less than or equal to 1048576")
 	}
-	if v.required(pk != "", prefix+"partitionKey") {
+	if v.required(pk != "", prefix+"partitionKey") && v.unicode(pk, prefix+"partitionKey") {
 		v.length(pk, prefix+"partitionKey", 1, 256)
 	}
 	if ehk != "" && !hashKeyPattern.MatchString(ehk) {
