@@ -113,9 +113,10 @@ type Engine struct {
 	// released and before the storage seek.
 	seekHook func()
 
-	events eventLog
-	tapsMu sync.RWMutex
-	taps   map[*Tap]struct{}
+	events   eventLog
+	retClock retentionClock // background retention's guard against clock jumps
+	tapsMu   sync.RWMutex
+	taps     map[*Tap]struct{}
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -154,7 +155,7 @@ func New(db *storage.DB, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	if opts.RetentionInterval > 0 {
-		e.every(opts.RetentionInterval, "retention", e.ApplyRetention)
+		e.every(opts.RetentionInterval, "retention", func(time.Time) error { return e.retentionPass() })
 	}
 	if opts.ScaleInterval > 0 {
 		e.every(opts.ScaleInterval, "on-demand scaling", func(now time.Time) error {
