@@ -294,7 +294,8 @@ func benchCommand() *cobra.Command {
 (GetRecords) against a Kinesis endpoint through the AWS SDK for Go, then
 prints put records/s and MB/s, throttled records, errors, consumed
 records/s and the put→get latency. Without --endpoint it starts an
-embedded shardscope (limits off, a temporary store) and measures that.`,
+embedded shardscope (limits off, a temporary store) on a loopback port and
+measures that the same way: over HTTP, through the SDK.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
