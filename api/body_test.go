@@ -188,3 +188,45 @@ func TestMaxConnsHolds(t *testing.T) {
 		t.Fatalf("third connection: status %d", resp.StatusCode)
 	}
 }
+
+// TestSlowBodyIsCutOffOverHTTP2: the body deadline holds on a cleartext
+// HTTP/2 stream too, and the connection keeps serving other streams.
+func TestSlowBodyIsCutOffOverHTTP2(t *testing.T) {
+	e := testEngine(t, engine.Options{Clock: engine.NewManualClock(t0), DisableLimits: true})
+	addr := serveOn(t, &Server{Handler: NewHandler(e, Options{BodyTimeout: 300 * time.Millisecond}), Logger: testLogger(t)})
+	c := h2cClient()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() { _, _ = io.WriteString(pw, `{"StreamName":"s",`) }() // and then nothing
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Amz-Target", TargetPrefix+"PutRecord")
+	req.Header.Set("Content-Type", ContentTypeJSON)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp, err := c.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatalf("no reply: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusRequestTimeout || resp.Header.Get("X-Amzn-ErrorType") != RequestTimeoutException {
+		t.Fatalf("got %s %d %s %s, want HTTP/2 408 %s", resp.Proto, resp.StatusCode, resp.Header.Get("X-Amzn-ErrorType"), b, RequestTimeoutException)
+	}
+	req, err = http.NewRequest(http.MethodPost, "http://"+addr, strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-Amz-Target", TargetPrefix+"ListStreams")
+	req.Header.Set("Content-Type", ContentTypeJSON)
+	resp, err = c.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("ListStreams after the cut: %d", resp.StatusCode)
+	}
+}
