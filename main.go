@@ -260,7 +260,9 @@ stops it gracefully: in-flight requests finish and the store closes cleanly.`,
 			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			db, e, err := store.open(nil, nil)
+			// Headless, the engine's events (clock jumps, trims, throttling,
+			// storage failures) go to the log instead of the events pane.
+			db, e, err := store.open(nil, func(o *engine.Options) { o.Logger = logger })
 			if err != nil {
 				return err
 			}

@@ -1,7 +1,10 @@
 package engine
 
 import (
+	"bytes"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -31,7 +34,8 @@ func (env *testEnv) hasEvent(kind EventKind, text string) bool {
 // actually passed; the jump is logged, and trimming resumes as that time
 // passes.
 func TestRetentionClockJumpForward(t *testing.T) {
-	env := newEnv(t, Options{})
+	var log syncBuffer
+	env := newEnv(t, Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	env.create("s", 1) // 24 h retention
 	for i := 0; i < 3; i++ {
 		env.put("s", key(i), "x")
@@ -49,6 +53,9 @@ func TestRetentionClockJumpForward(t *testing.T) {
 	}
 	if !env.hasEvent(EventRetention, "clock jumped forward by 48h0m0s") {
 		t.Fatalf("no event for the jump in %+v", env.e.Snapshot().Events)
+	}
+	if !strings.Contains(log.String(), "clock jumped forward by 48h0m0s") {
+		t.Fatalf("the jump is not in the log:\n%s", log.String())
 	}
 	// Time passes: 22 h more is still within retention...
 	env.clock.Advance(22 * time.Hour)
@@ -135,4 +142,22 @@ func TestRetentionOffsetSkipIsNotAJump(t *testing.T) {
 	if env.hasEvent(EventRetention, "clock jumped") {
 		t.Fatalf("a skip was logged as a jump: %+v", env.e.Snapshot().Events)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

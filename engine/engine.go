@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,10 @@ const (
 type Options struct {
 	// Clock tells the time; default SystemClock.
 	Clock Clock
+	// Logger, when set, receives every event (the console's events pane)
+	// as a log line too, so a headless server reports them: clock jumps,
+	// trims, throttling, storage failures (the last at Warn).
+	Logger *slog.Logger
 	// Region and AccountID appear in ARNs and messages; defaults us-east-1 and 000000000000.
 	Region    string
 	AccountID string
@@ -196,7 +201,15 @@ func (e *Engine) arn(name string) string {
 }
 
 func (e *Engine) event(kind EventKind, stream, shard, format string, args ...any) {
-	e.events.add(Event{At: e.clock.Now(), Kind: kind, Stream: stream, ShardID: shard, Message: fmt.Sprintf(format, args...)})
+	ev := Event{At: e.clock.Now(), Kind: kind, Stream: stream, ShardID: shard, Message: fmt.Sprintf(format, args...)}
+	e.events.add(ev)
+	if l := e.opts.Logger; l != nil {
+		level := slog.LevelInfo
+		if kind == EventError {
+			level = slog.LevelWarn
+		}
+		l.Log(context.Background(), level, ev.Message, "event", string(kind), "stream", stream, "shard", shard)
+	}
 }
 
 func (e *Engine) notFound(name string) *Error {
