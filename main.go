@@ -120,6 +120,7 @@ func rootCommand() *cobra.Command {
 	var store storeFlags
 	var seed int64
 	var stream, listen string
+	var maxConns int
 	root := &cobra.Command{
 		Use:   "shardscope",
 		Short: "A Kinesis Data Streams–style stream on your laptop, with a live console",
@@ -137,13 +138,14 @@ producers (clickstream, IoT sensors, application logs) start writing.`,
 			if !cmd.Flags().Changed("seed") {
 				seed = time.Now().UnixNano()
 			}
-			return runConsole(store, stream, seed, listen)
+			return runConsole(store, stream, seed, listen, maxConns)
 		},
 	}
 	store.register(root)
 	root.Flags().Int64Var(&seed, "seed", 0, "seed for the producers (same seed, same records)")
 	root.Flags().StringVar(&stream, "stream", "demo", "stream to create if missing and to watch")
 	root.Flags().StringVar(&listen, "listen", "", "also serve the Kinesis API on this address (e.g. 127.0.0.1:4567)")
+	root.Flags().IntVar(&maxConns, "max-conns", api.DefaultMaxConns, "with --listen: most connections served at once (more wait to be accepted)")
 	root.AddCommand(serveCommand(), benchCommand())
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
@@ -168,7 +170,7 @@ func versionString() string {
 
 // runConsole is the default command: engine, demo stream, producers,
 // consumers and the console, shut down in order when the user quits.
-func runConsole(store storeFlags, stream string, seed int64, listen string) error {
+func runConsole(store storeFlags, stream string, seed int64, listen string, maxConns int) error {
 	if !isatty.IsTerminal(os.Stdin.Fd()) || !isatty.IsTerminal(os.Stdout.Fd()) {
 		return errors.New("the console needs a terminal on stdin and stdout; for a headless server run `shardscope serve`")
 	}
@@ -210,7 +212,8 @@ func runConsole(store storeFlags, stream string, seed int64, listen string) erro
 		}
 		endpoint = "http://" + ln.Addr().String()
 		served := make(chan error, 1)
-		go func() { served <- api.Serve(runCtx, ln, api.NewHandler(e, api.Options{}), nil) }()
+		srv := &api.Server{Handler: api.NewHandler(e, api.Options{}), MaxConns: maxConns}
+		go func() { served <- srv.Serve(runCtx, ln) }()
 		defer func() { cancel(); <-served }()
 	}
 
@@ -235,6 +238,7 @@ func listenLoopbackByDefault(addr string) (net.Listener, error) {
 func serveCommand() *cobra.Command {
 	var store storeFlags
 	var listen, level string
+	var maxConns int
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the Kinesis API headless (AWS SDKs, the AWS CLI and boto3 work against it)",
@@ -256,7 +260,9 @@ stops it gracefully: in-flight requests finish and the store closes cleanly.`,
 			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			db, e, err := store.open(nil, nil)
+			// Headless, the engine's events (clock jumps, trims, throttling,
+			// storage failures) go to the log instead of the events pane.
+			db, e, err := store.open(nil, func(o *engine.Options) { o.Logger = logger })
 			if err != nil {
 				return err
 			}
@@ -267,7 +273,8 @@ stops it gracefully: in-flight requests finish and the store closes cleanly.`,
 				return err
 			}
 			logger.Info("shardscope serving", "addr", ln.Addr().String(), "db", db.Path(), "sync", db.SyncMode().String(), "limits", !store.noLimits, "version", versionString())
-			err = api.Serve(ctx, ln, api.NewHandler(e, api.Options{Logger: logger}), logger)
+			srv := &api.Server{Handler: api.NewHandler(e, api.Options{Logger: logger}), Logger: logger, MaxConns: maxConns}
+			err = srv.Serve(ctx, ln)
 			logger.Info("shardscope stopped")
 			return err
 		},
@@ -275,6 +282,7 @@ stops it gracefully: in-flight requests finish and the store closes cleanly.`,
 	store.register(cmd)
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4567", "address to serve on")
 	cmd.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error (debug logs every request)")
+	cmd.Flags().IntVar(&maxConns, "max-conns", api.DefaultMaxConns, "most connections served at once; more wait to be accepted (negative: no cap)")
 	return cmd
 }
 
@@ -288,7 +296,8 @@ func benchCommand() *cobra.Command {
 (GetRecords) against a Kinesis endpoint through the AWS SDK for Go, then
 prints put records/s and MB/s, throttled records, errors, consumed
 records/s and the put→get latency. Without --endpoint it starts an
-embedded shardscope (limits off, a temporary store) and measures that.`,
+embedded shardscope (limits off, a temporary store) on a loopback port and
+measures that the same way: over HTTP, through the SDK.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -32,6 +32,9 @@ var cborDec = func() cbor.DecMode {
 		DefaultByteStringType: reflect.TypeOf([]byte(nil)),
 		// Java's generator writes definite and indefinite lengths; both are fine.
 		IndefLength: cbor.IndefLengthAllowed,
+		// Keep invalid UTF-8 text as sent, so the engine refuses a bad
+		// partition key by name instead of the whole body failing to decode.
+		UTF8: cbor.UTF8DecodeInvalid,
 	}.DecMode()
 	if err != nil {
 		panic(err)

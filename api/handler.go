@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -36,11 +38,22 @@ const TargetPrefix = "Kinesis_20131202."
 // 5 MB limit" error rather than a bare 413.
 const DefaultMaxBodyBytes = 16 << 20
 
+// DefaultBodyTimeout is how long a request body may take to arrive once
+// the headers are in. A body that is slower, or never comes, gets
+// RequestTimeoutException and a closed connection.
+const DefaultBodyTimeout = 30 * time.Second
+
+// firstBodyChunk is the buffer a body starts in; it grows with what
+// arrives, never to more than the body's Content-Length, so a client that
+// announces a big body and sends nothing costs the server next to nothing.
+const firstBodyChunk = 16 << 10
+
 // Wire-only error names: the ones the service's front end returns before an
 // action runs. The engine's names (engine.ErrorCode) are used for the rest.
 const (
 	SerializationException    = "SerializationException"
 	UnknownOperationException = "UnknownOperationException"
+	RequestTimeoutException   = "RequestTimeoutException"
 	AccessDeniedException     = "AccessDeniedException"
 )
 
@@ -52,18 +65,25 @@ type Options struct {
 	// MaxBodyBytes bounds a request body; larger requests get HTTP 413 as
 	// from the service. Zero means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// BodyTimeout bounds the time a request body takes to arrive. Zero
+	// means DefaultBodyTimeout; negative means no bound.
+	BodyTimeout time.Duration
 }
 
 type handler struct {
-	e       *engine.Engine
-	log     *slog.Logger
-	maxBody int64
+	e           *engine.Engine
+	log         *slog.Logger
+	maxBody     int64
+	bodyTimeout time.Duration
 }
 
 // NewHandler returns an http.Handler that serves e over the Kinesis wire
 // protocol (AWS JSON 1.1 and its CBOR variant) on any path.
 func NewHandler(e *engine.Engine, opts Options) http.Handler {
-	h := &handler{e: e, log: opts.Logger, maxBody: opts.MaxBodyBytes}
+	h := &handler{e: e, log: opts.Logger, maxBody: opts.MaxBodyBytes, bodyTimeout: opts.BodyTimeout}
+	if h.bodyTimeout == 0 {
+		h.bodyTimeout = DefaultBodyTimeout
+	}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -251,25 +271,42 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, c wireCodec, tar
 		}
 		return h.writeError(w, c, &apiError{Code: UnknownOperationException, Message: msg})
 	}
-	body, err := readBody(w, r, h.maxBody)
+	if r.ContentLength > h.maxBody {
+		w.Header().Set("Connection", "close") // the rest of the body is not read
+		return h.tooLarge(w, c)
+	}
+	body, err := h.readBody(w, r)
 	if err != nil {
+		// The connection's state is unknown after a failed body: close it.
+		w.Header().Set("Connection", "close")
 		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
+		switch {
+		case errors.As(err, &tooBig):
 			return h.tooLarge(w, c)
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return h.writeError(w, c, &apiError{Code: RequestTimeoutException, Status: http.StatusRequestTimeout,
+				Message: fmt.Sprintf("The request body did not arrive within %v.", h.bodyTimeout)})
 		}
 		// The client went away or sent a broken body: nothing useful to say.
 		return h.writeError(w, c, serializationError("Could not read the request body: %v", err))
 	}
 	var out any
+	exact := !c.cbor && needsExactStrings(body)
 	fast := false
-	if name == "PutRecords" && !c.cbor {
+	if name == "PutRecords" && !c.cbor && !exact {
 		var args engine.PutRecordsInput
 		if args, fast = fastPutRecords(body); fast {
 			out, err = runPutRecords(r.Context(), h.e, args)
 		}
 	}
 	if !fast {
-		m, aerr := c.decode(body)
+		var m map[string]any
+		var aerr *apiError
+		if exact {
+			m, aerr = decodeJSONExact(body)
+		} else {
+			m, aerr = c.decode(body)
+		}
 		if aerr != nil {
 			return h.writeError(w, c, aerr)
 		}
@@ -288,19 +325,46 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, c wireCodec, tar
 	return h.write(w, c, http.StatusOK, b)
 }
 
-// readBody reads the whole request body, at most max bytes. With a
-// Content-Length it reads into one buffer of that size instead of growing
-// one (a PutRecords of 1 KiB records is ~140 KB).
-func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, max)
-	if n := r.ContentLength; n > 0 && n <= max {
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(body, buf); err != nil {
+// readBody reads the whole request body, at most h.maxBody bytes, within
+// h.bodyTimeout. The buffer grows with what arrives, never past the
+// Content-Length when there is one (a PutRecords of 500 × 1 KiB records is
+// ~700 KB: three steps), and is never allocated for bytes that may not come.
+func (h *handler) readBody(w http.ResponseWriter, r *http.Request) (_ []byte, err error) {
+	if h.bodyTimeout > 0 {
+		rc := http.NewResponseController(w)
+		// Not every ResponseWriter can (a test recorder); then no bound.
+		if rc.SetReadDeadline(time.Now().Add(h.bodyTimeout)) == nil {
+			// Lift it once read: a streamed reply must not inherit it. After
+			// a failure keep it, or net/http would wait without bound to
+			// drain the rest of a stalled body before closing.
+			defer func() {
+				if err == nil {
+					_ = rc.SetReadDeadline(time.Time{})
+				}
+			}()
+		}
+	}
+	body := http.MaxBytesReader(w, r.Body, h.maxBody)
+	n := r.ContentLength
+	if n <= 0 {
+		return io.ReadAll(body)
+	}
+	buf := make([]byte, 0, min(n, firstBodyChunk))
+	for int64(len(buf)) < n {
+		if len(buf) == cap(buf) {
+			// Four times what arrived: few copies for an honest client.
+			buf = slices.Grow(buf, int(min(3*int64(len(buf)), n-int64(len(buf)))))
+		}
+		m, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err == io.EOF && int64(len(buf)) < n {
+			return nil, io.ErrUnexpectedEOF
+		}
+		if err != nil && err != io.EOF {
 			return nil, err
 		}
-		return buf, nil // net/http stops the body at Content-Length
 	}
-	return io.ReadAll(body)
+	return buf, nil // net/http stops the body at Content-Length
 }
 
 // plainJSON answers a request sent as application/json the way the
@@ -309,7 +373,7 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 // a JSON object). No Kinesis action runs.
 func (h *handler) plainJSON(w http.ResponseWriter, r *http.Request) int {
 	typ := "UnknownOperationException"
-	body, err := readBody(w, r, h.maxBody)
+	body, err := h.readBody(w, r)
 	if err == nil {
 		var m map[string]any
 		if gojson.Unmarshal(body, &m) != nil || m == nil {

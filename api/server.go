@@ -7,11 +7,19 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"golang.org/x/net/netutil"
 )
 
 // DefaultShutdownTimeout is how long in-flight requests may run after the
 // serving context ends before their connections are closed.
 const DefaultShutdownTimeout = 30 * time.Second
+
+// DefaultMaxConns caps the connections served at once. It is far above
+// what SDK clients open (the Go SDK keeps a few per host, the KPL and KCL
+// tens), and keeps a flood of idle or slow connections from holding the
+// server's memory and file descriptors without bound.
+const DefaultMaxConns = 1024
 
 // Server serves a handler over HTTP/1.1 and cleartext HTTP/2 (h2c with
 // prior knowledge, as the Java SDK v2 async client speaks it on http://)
@@ -25,6 +33,10 @@ type Server struct {
 	// ShutdownTimeout bounds the graceful shutdown; zero means
 	// DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+	// MaxConns caps the connections open at once; further connections wait
+	// in the listen queue until one closes. Zero means DefaultMaxConns;
+	// negative means no cap.
+	MaxConns int
 }
 
 // Serve accepts connections on ln until ctx ends, then stops accepting,
@@ -35,6 +47,12 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	log := s.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	switch {
+	case s.MaxConns == 0:
+		ln = netutil.LimitListener(ln, DefaultMaxConns)
+	case s.MaxConns > 0:
+		ln = netutil.LimitListener(ln, s.MaxConns)
 	}
 	grace := s.ShutdownTimeout
 	if grace <= 0 {
@@ -47,7 +65,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)
 	// No ReadTimeout or WriteTimeout: a SubscribeToShard reply streams for
-	// up to five minutes (its writes have their own per-message deadline).
+	// up to five minutes (its writes have their own per-message deadline),
+	// and the handler bounds each request body's read itself.
 	// Streams end cleanly as soon as shutdown starts: the drain context in
 	// every request's context tells them.
 	drain, startDrain := context.WithCancel(context.Background())
@@ -86,7 +105,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // Serve serves h on ln over HTTP/1.1 and cleartext HTTP/2 until ctx ends,
-// then shuts down gracefully; see Server.Serve.
+// then shuts down gracefully, with the default limits; see Server.Serve.
 func Serve(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
 	return (&Server{Handler: h, Logger: logger}).Serve(ctx, ln)
 }

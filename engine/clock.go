@@ -13,18 +13,37 @@ type Clock interface {
 	Now() time.Time
 }
 
+// MonotonicClock is a Clock that also reads a monotonic clock: time that
+// passes steadily and never jumps when someone (or NTP) sets the wall
+// clock. Retention uses it to tell a wall-clock jump from time passing;
+// with a clock that lacks it, retention trusts the wall clock.
+type MonotonicClock interface {
+	Clock
+	// Monotonic returns the time passed since a fixed, arbitrary origin;
+	// ok is false when there is no monotonic clock behind this one.
+	Monotonic() (d time.Duration, ok bool)
+}
+
 // SystemClock is the wall clock.
 type SystemClock struct{}
 
 // Now returns time.Now().
 func (SystemClock) Now() time.Time { return time.Now() }
 
+// processStart is the origin of SystemClock's monotonic readings.
+var processStart = time.Now()
+
+// Monotonic returns the time since the process started, read from the
+// operating system's monotonic clock.
+func (SystemClock) Monotonic() (time.Duration, bool) { return time.Since(processStart), true }
+
 // ManualClock is a clock that moves only when told to. It is safe for
 // concurrent use.
 type ManualClock struct {
-	mu sync.Mutex
-	t  time.Time
-	ch chan struct{} // closed at the next move; nil until someone waits
+	mu   sync.Mutex
+	t    time.Time
+	mono time.Duration // time passed; Jump leaves it alone
+	ch   chan struct{} // closed at the next move; nil until someone waits
 }
 
 // NewManualClock returns a ManualClock set to t.
@@ -37,17 +56,35 @@ func (c *ManualClock) Now() time.Time {
 	return c.t
 }
 
-// Advance moves the clock forward by d.
+// Monotonic returns the time passed since the clock was made: every
+// Advance, and every Set forward, but no Jump.
+func (c *ManualClock) Monotonic() (time.Duration, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mono, true
+}
+
+// Advance moves the clock forward by d: d passes.
 func (c *ManualClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
+	c.mono += max(d, 0)
 	c.moved()
 }
 
-// Set moves the clock to t.
+// Set moves the clock to t; moving it forward counts as time passing.
 func (c *ManualClock) Set(t time.Time) {
 	c.mu.Lock()
+	c.mono += max(t.Sub(c.t), 0)
 	c.t = t
+	c.moved()
+}
+
+// Jump moves the wall time by d, forward or back, as setting a system
+// clock does: no time passes.
+func (c *ManualClock) Jump(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
 	c.moved()
 }
 
@@ -147,6 +184,17 @@ func (c *OffsetClock) Skip(d time.Duration) {
 	c.mu.Lock()
 	c.off += d
 	c.mu.Unlock()
+}
+
+// Monotonic returns the base's monotonic reading plus the offset: a Skip
+// is time passing, deliberately, not a jump.
+func (c *OffsetClock) Monotonic() (time.Duration, bool) {
+	mc, ok := c.base.(MonotonicClock)
+	if !ok {
+		return 0, false
+	}
+	d, ok := mc.Monotonic()
+	return d + c.Offset(), ok
 }
 
 // Offset returns how far the clock is ahead of its base.

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,10 @@ const (
 type Options struct {
 	// Clock tells the time; default SystemClock.
 	Clock Clock
+	// Logger, when set, receives every event (the console's events pane)
+	// as a log line too, so a headless server reports them: clock jumps,
+	// trims, throttling, storage failures (the last at Warn).
+	Logger *slog.Logger
 	// Region and AccountID appear in ARNs and messages; defaults us-east-1 and 000000000000.
 	Region    string
 	AccountID string
@@ -124,9 +129,10 @@ type Engine struct {
 	// the subscription.
 	pollHook func(pollStep)
 
-	events eventLog
-	tapsMu sync.RWMutex
-	taps   map[*Tap]struct{}
+	events   eventLog
+	retClock retentionClock // background retention's guard against clock jumps
+	tapsMu   sync.RWMutex
+	taps     map[*Tap]struct{}
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -171,7 +177,7 @@ func New(db *storage.DB, opts Options) (*Engine, error) {
 		return nil, err
 	}
 	if opts.RetentionInterval > 0 {
-		e.every(opts.RetentionInterval, "retention", e.ApplyRetention)
+		e.every(opts.RetentionInterval, "retention", func(time.Time) error { return e.retentionPass() })
 	}
 	if opts.ScaleInterval > 0 {
 		e.every(opts.ScaleInterval, "on-demand scaling", func(now time.Time) error {
@@ -212,7 +218,15 @@ func (e *Engine) arn(name string) string {
 }
 
 func (e *Engine) event(kind EventKind, stream, shard, format string, args ...any) {
-	e.events.add(Event{At: e.clock.Now(), Kind: kind, Stream: stream, ShardID: shard, Message: fmt.Sprintf(format, args...)})
+	ev := Event{At: e.clock.Now(), Kind: kind, Stream: stream, ShardID: shard, Message: fmt.Sprintf(format, args...)}
+	e.events.add(ev)
+	if l := e.opts.Logger; l != nil {
+		level := slog.LevelInfo
+		if kind == EventError {
+			level = slog.LevelWarn
+		}
+		l.Log(context.Background(), level, ev.Message, "event", string(kind), "stream", stream, "shard", shard)
+	}
 }
 
 func (e *Engine) notFound(name string) *Error {

@@ -459,3 +459,92 @@ func TestTapAndSnapshotCounters(t *testing.T) {
 		t.Fatalf("rate still %d two minutes later", r)
 	}
 }
+
+// TestWriteLimitsAdmitLargestRecord: a record of 1 MiB of data plus its key
+// is larger than the 1 MiB burst, yet the service accepts it when the shard
+// has been idle; it then leaves the bucket in debt until it is repaid.
+func TestWriteLimitsAdmitLargestRecord(t *testing.T) {
+	env := newEnv(t, Options{})
+	env.create("s", 1)
+	ref := StreamRef{StreamName: "s"}
+	big := PutRecordInput{StreamRef: ref, PartitionKey: strings.Repeat("k", 256), Data: bytes.Repeat([]byte("x"), MaxRecordBytes)}
+	if _, err := env.e.PutRecord(ctx, big); err != nil {
+		t.Fatalf("1 MiB record on an idle shard: %v", err)
+	}
+	// The bucket owes the key's bytes: even a small record waits.
+	_, err := env.e.PutRecord(ctx, PutRecordInput{StreamRef: ref, PartitionKey: "k", Data: []byte("x")})
+	wantCode(t, err, ProvisionedThroughputExceededException)
+	// Half a second is not enough for another full-size record...
+	env.clock.Advance(500 * time.Millisecond)
+	_, err = env.e.PutRecord(ctx, big)
+	wantCode(t, err, ProvisionedThroughputExceededException)
+	// ...a full refill is.
+	env.clock.Advance(time.Second)
+	if _, err := env.e.PutRecord(ctx, big); err != nil {
+		t.Fatalf("1 MiB record after a refill: %v", err)
+	}
+	// In a batch too: with a full bucket the first passes and the second is throttled.
+	env.clock.Advance(2 * time.Second)
+	out, err := env.e.PutRecords(ctx, PutRecordsInput{StreamRef: ref, Records: []PutRecordsEntry{
+		{PartitionKey: "a", Data: bytes.Repeat([]byte("x"), MaxRecordBytes)},
+		{PartitionKey: "b", Data: bytes.Repeat([]byte("x"), MaxRecordBytes)},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Records[0].ErrorCode != "" || out.Records[1].ErrorCode != ProvisionedThroughputExceededException {
+		t.Fatalf("batch of two 1 MiB records: %+v / %+v, want ok / throttled", out.Records[0].ErrorCode, out.Records[1].ErrorCode)
+	}
+}
+
+// TestPartitionKeyUnicode: the 256-character limit counts UTF-16 code
+// units, as the service's Java front end does, and a key that is not valid
+// Unicode (invalid UTF-8, or a lone surrogate as WTF-8 carries it) is
+// refused; nothing is stored for a refused key.
+func TestPartitionKeyUnicode(t *testing.T) {
+	env := newEnv(t, Options{DisableLimits: true})
+	env.create("s", 1)
+	ref := StreamRef{StreamName: "s"}
+	put := func(pk string) error {
+		_, err := env.e.PutRecord(ctx, PutRecordInput{StreamRef: ref, PartitionKey: pk, Data: []byte("x")})
+		return err
+	}
+	emoji := "\U0001F600" // two UTF-16 code units, four UTF-8 bytes
+	for _, tc := range []struct {
+		name string
+		pk   string
+		ok   bool
+	}{
+		{"256 ASCII", strings.Repeat("k", 256), true},
+		{"256 BMP chars", strings.Repeat("é", 256), true},
+		{"128 astral chars", strings.Repeat(emoji, 128), true},
+		{"129 astral chars", strings.Repeat(emoji, 129), false},
+		{"255 ASCII + astral", strings.Repeat("k", 255) + emoji, false},
+		{"invalid UTF-8", "k\xff", false},
+		{"truncated UTF-8", "k\xe2\x82", false},
+		{"lone high surrogate", "k\xed\xa0\x80", false},
+		{"lone low surrogate", "\xed\xb0\x80", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := put(tc.pk)
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("got %v, want success", err)
+				}
+				return
+			}
+			wantCode(t, err, ValidationException)
+			if !strings.Contains(err.Error(), "'partitionKey'") {
+				t.Fatalf("message %q does not name the member", err)
+			}
+		})
+	}
+	out, err := env.e.PutRecords(ctx, PutRecordsInput{StreamRef: ref, Records: []PutRecordsEntry{{PartitionKey: "k", Data: []byte("x")}, {PartitionKey: "\xed\xa0\x80", Data: []byte("x")}}})
+	wantCode(t, err, ValidationException)
+	if !strings.Contains(err.Error(), "'records.2.member.partitionKey'") {
+		t.Fatalf("PutRecords: %v (%+v)", err, out)
+	}
+	if n := env.e.Snapshot().Streams[0].Shards[0].Records; n != 3 {
+		t.Fatalf("stored %d records, want the 3 valid ones", n)
+	}
+}

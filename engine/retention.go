@@ -2,8 +2,68 @@ package engine
 
 import (
 	"slices"
+	"sync"
 	"time"
 )
+
+// clockJumpTolerance is how far the wall clock may drift from the
+// monotonic clock between two retention passes before it counts as a jump
+// worth an event. (NTP slews far less; it steps only larger errors.)
+const clockJumpTolerance = time.Second
+
+// retentionClock remembers where background retention stood, so that a
+// wall clock set forward cannot trim more than the time that has passed.
+type retentionClock struct {
+	mu   sync.Mutex
+	wall time.Time     // wall time at the last pass
+	mono time.Duration // monotonic reading at the last pass
+	at   time.Time     // the time the last pass trimmed to
+}
+
+// retentionPass is one pass of the background trimmer.
+func (e *Engine) retentionPass() error {
+	now := e.clock.Now()
+	return e.applyRetention(now, e.retentionTime(now))
+}
+
+// retentionTime returns the time background retention may trim to at
+// wall time now: never later than now, and never further past the last
+// pass than the monotonic clock has moved. After a forward jump retention
+// therefore lags the wall clock by the jump (records are kept longer,
+// never dropped early) until the engine restarts; after a backward jump it
+// follows the wall clock, which allows less. Jumps are logged as events.
+func (e *Engine) retentionTime(now time.Time) time.Time {
+	mc, ok := e.clock.(MonotonicClock)
+	if !ok {
+		return now
+	}
+	mono, ok := mc.Monotonic()
+	if !ok {
+		return now
+	}
+	rc := &e.retClock
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.at.IsZero() {
+		rc.wall, rc.mono, rc.at = now, mono, now
+		return now
+	}
+	passed := mono - rc.mono
+	// Round(0) drops a monotonic reading, so Sub compares wall times.
+	jump := now.Round(0).Sub(rc.wall.Round(0)) - passed
+	switch {
+	case jump >= clockJumpTolerance:
+		e.event(EventRetention, "", "", "clock jumped forward by %v; retention trims only by the %v that passed", jump, passed.Round(time.Millisecond))
+	case jump <= -clockJumpTolerance:
+		e.event(EventRetention, "", "", "clock jumped back by %v; retention follows the wall clock, which trims less", -jump)
+	}
+	at := rc.at.Add(passed)
+	if now.Before(at) {
+		at = now
+	}
+	rc.wall, rc.mono, rc.at = now, mono, at
+	return at
+}
 
 // every runs fn on a ticker until the engine closes; failures become
 // error events named by what.
@@ -28,9 +88,16 @@ func (e *Engine) every(interval time.Duration, what string, fn func(now time.Tim
 
 // ApplyRetention trims every record older than its stream's retention at
 // now, in bounded transactions, expires closed shards whose records are all
-// gone, and finishes deletions whose delay has passed. The background
-// trimmer calls it; tests and demos may call it to drive time.
+// gone, and finishes deletions whose delay has passed. Tests and demos call
+// it to drive time; the background trimmer does the same with a time
+// guarded against wall-clock jumps.
 func (e *Engine) ApplyRetention(now time.Time) error {
+	return e.applyRetention(now, now)
+}
+
+// applyRetention finishes deletions due at now and trims records and
+// shards by their retention at trimAt.
+func (e *Engine) applyRetention(now, trimAt time.Time) error {
 	e.settleReshards()
 	type job struct {
 		s      *stream
@@ -47,7 +114,7 @@ func (e *Engine) ApplyRetention(now time.Time) error {
 			}
 			continue
 		}
-		jobs = append(jobs, job{s: s, shards: append([]*shard(nil), s.shards...), cutoff: now.Add(-time.Duration(s.retention) * time.Hour)})
+		jobs = append(jobs, job{s: s, shards: append([]*shard(nil), s.shards...), cutoff: trimAt.Add(-time.Duration(s.retention) * time.Hour)})
 	}
 	e.mu.RUnlock()
 
@@ -94,7 +161,7 @@ func (e *Engine) ApplyRetention(now time.Time) error {
 			}
 		}
 		if trimmed > 0 {
-			e.event(EventRetention, j.s.name, "", "trimmed %d records older than %dh from %s", trimmed, int(now.Sub(j.cutoff).Hours()), j.s.name)
+			e.event(EventRetention, j.s.name, "", "trimmed %d records older than %dh from %s", trimmed, int(trimAt.Sub(j.cutoff).Hours()), j.s.name)
 		}
 		if len(expired) > 0 {
 			if err := e.expireShards(j.s, expired); err != nil {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 )
 
@@ -82,15 +83,37 @@ func (v *validator) required(ok bool, member string) bool {
 	return ok
 }
 
-// length checks a string's length in characters.
+// length checks a string's length in characters, counted as the service's
+// Java front end counts them: in UTF-16 code units, so a character outside
+// the Basic Multilingual Plane (an emoji) counts twice.
 func (v *validator) length(s, member string, min, max int) {
-	n := utf8.RuneCountInString(s)
+	n := utf16Len(s)
 	if n < min {
 		v.add(s, member, fmt.Sprintf("Member must have length greater than or equal to %d", min))
 	}
 	if n > max {
 		v.add(s, member, fmt.Sprintf("Member must have length less than or equal to %d", max))
 	}
+}
+
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r) // range yields RuneError (1) for a bad byte, never a surrogate
+	}
+	return n
+}
+
+// unicode refuses a string that is not valid Unicode: invalid UTF-8, or a
+// lone surrogate (which Go strings can only carry as invalid UTF-8). The
+// service's strings are Java strings; such a string cannot be stored or
+// hashed the way a client in another language would hash it.
+func (v *validator) unicode(s, member string) bool {
+	if utf8.ValidString(s) {
+		return true
+	}
+	v.add(strings.ToValidUTF8(s, "\uFFFD"), member, "Member must be a valid Unicode string (no invalid UTF-8, no unpaired surrogates)")
+	return false
 }
 
 func (v *validator) pattern(s, member string, re *regexp.Regexp, shown string) {

@@ -67,7 +67,7 @@ func checkEntry(v *validator, prefix string, data []byte, pk, ehk string) {
 	if len(data) > MaxMaxRecordSizeKiB<<10 {
 		v.add("java.nio.HeapByteBuffer", prefix+"data", "Member must have length less than or equal to 10485760")
 	}
-	if v.required(pk != "", prefix+"partitionKey") {
+	if v.required(pk != "", prefix+"partitionKey") && v.unicode(pk, prefix+"partitionKey") {
 		v.length(pk, prefix+"partitionKey", 1, 256)
 	}
 	if ehk != "" && !hashKeyPattern.MatchString(ehk) {
@@ -176,6 +176,43 @@ func (e *Engine) put(ctx context.Context, ref StreamRef, entries []PutRecordsEnt
 	e.mu.RUnlock()
 
 	err = pending.Wait(ctx)
+	if err != nil && isCtxErr(err) {
+		// The caller has gone, but its records are queued and storage will
+		// commit (or fail) them regardless: settle them by what storage
+		// does, so counters, taps and subscribers match the store, without
+		// holding the departed caller. Storage answers every queued append,
+		// even when closing.
+		go func() {
+			err := pending.Wait(context.Background())
+			e.settlePut(s.name, order, entries, hashes, err, nil)
+			if err != nil {
+				e.event(EventError, s.name, "", "write failed: %v", err)
+			}
+		}()
+		for _, p := range order {
+			for _, i := range p.idx {
+				out.Records[i] = PutRecordsResult{ErrorCode: InternalFailure, ErrorMessage: "Internal service failure."}
+				out.FailedRecordCount++
+			}
+		}
+		if out.FailedRecordCount == len(entries) {
+			return out, &Error{Code: InternalFailure, Message: "The request was cancelled before the write was confirmed.", Err: err}
+		}
+		return out, nil
+	}
+	e.settlePut(s.name, order, entries, hashes, err, &out)
+	if err != nil {
+		e.event(EventError, s.name, "", "write failed: %v", err)
+		if out.FailedRecordCount == len(entries) {
+			return out, internalError(err)
+		}
+	}
+	return out, nil
+}
+
+// settlePut settles every shard's part of a put with storage's answer err
+// and, when out is not nil, fills in each record's result.
+func (e *Engine) settlePut(streamName string, order []*pendingShard, entries []PutRecordsEntry, hashes []HashKey, err error, out *PutRecordsOutput) {
 	tapped := e.tapped()
 	for _, p := range order {
 		var recs []Record
@@ -187,32 +224,26 @@ func (e *Engine) put(ctx context.Context, ref StreamRef, entries []PutRecordsEnt
 		var bytes int64
 		for j, r := range p.records {
 			i := p.idx[j]
-			seq := formatSeq(p.sh.index, r.Position)
-			if tapped {
-				recs[j] = Record{SequenceNumber: seq, ApproximateArrivalTimestamp: fromMs(r.Arrival), Data: r.Data, PartitionKey: r.PartitionKey, ExplicitHashKey: entries[i].ExplicitHashKey, EncryptionType: "NONE"}
-				hs[j] = hashes[i]
+			if tapped || out != nil {
+				seq := formatSeq(p.sh.index, r.Position)
+				if tapped {
+					recs[j] = Record{SequenceNumber: seq, ApproximateArrivalTimestamp: fromMs(r.Arrival), Data: r.Data, PartitionKey: r.PartitionKey, ExplicitHashKey: entries[i].ExplicitHashKey, EncryptionType: "NONE"}
+					hs[j] = hashes[i]
+				}
+				switch {
+				case out == nil:
+				case err == nil:
+					out.Records[i] = PutRecordsResult{ShardID: p.sh.id, SequenceNumber: seq}
+				default:
+					out.Records[i] = PutRecordsResult{ErrorCode: InternalFailure, ErrorMessage: "Internal service failure."}
+					out.FailedRecordCount++
+				}
 			}
 			bytes += int64(len(r.Data) + len(r.PartitionKey))
-			if err == nil {
-				out.Records[i] = PutRecordsResult{ShardID: p.sh.id, SequenceNumber: seq}
-			} else {
-				out.Records[i] = PutRecordsResult{ErrorCode: InternalFailure, ErrorMessage: "Internal service failure."}
-				out.FailedRecordCount++
-			}
 		}
 		p.span.records, p.span.hashes, p.span.count = recs, hs, int64(len(p.records))
-		e.settle(s.name, p.sh, p.span, err == nil, bytes)
+		e.settle(streamName, p.sh, p.span, err == nil, bytes)
 	}
-	if err != nil && !isCtxErr(err) {
-		e.event(EventError, s.name, "", "write failed: %v", err)
-	}
-	if err != nil && len(order) > 0 && out.FailedRecordCount == len(entries) {
-		if isCtxErr(err) {
-			return out, &Error{Code: InternalFailure, Message: "The request was cancelled before the write was confirmed.", Err: err}
-		}
-		return out, internalError(err)
-	}
-	return out, nil
 }
 
 // allowWrite takes one record and size bytes from the shard's write
@@ -222,6 +253,20 @@ func (sh *shard) allowWrite(now time.Time, size int) bool {
 	if !rr.OK() || rr.DelayFrom(now) > 0 {
 		rr.CancelAt(now)
 		return false
+	}
+	burst := sh.writeBytes.Burst()
+	if size > burst {
+		// A record bigger than the burst (1 MiB of data plus its key) is
+		// admitted, as the service does, when the bucket is full; it
+		// leaves the bucket in debt so the average stays within the limit.
+		if sh.writeBytes.TokensAt(now) < float64(burst) {
+			rr.CancelAt(now)
+			return false
+		}
+		for left := size; left > 0; left -= burst {
+			sh.writeBytes.ReserveN(now, min(left, burst))
+		}
+		return true
 	}
 	rb := sh.writeBytes.ReserveN(now, max(size, 1))
 	if !rb.OK() || rb.DelayFrom(now) > 0 {
