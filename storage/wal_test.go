@@ -117,8 +117,8 @@ func TestTornLastFrameIsIgnored(t *testing.T) {
 	seg := db.wal.seg
 
 	// A frame of this segment cut short, and one whose CRC fails.
-	short := appendFrame(nil, seg, []*appendReq{mustEncode(t, db, Append{Shard: s, Records: testRecords(0, 20, 5)})})
-	badCRC := appendFrame(nil, seg, []*appendReq{mustEncode(t, db, Append{Shard: s, Records: testRecords(0, 20, 5)})})
+	short := appendFrame(nil, seg, db.wal.salt, []*appendReq{mustEncode(t, db, Append{Shard: s, Records: testRecords(0, 20, 5)})})
+	badCRC := appendFrame(nil, seg, db.wal.salt, []*appendReq{mustEncode(t, db, Append{Shard: s, Records: testRecords(0, 20, 5)})})
 	badCRC[len(badCRC)-1] ^= 0xFF
 	for name, tail := range map[string][]byte{"cut short": short[:len(short)-3], "bad crc": badCRC, "half a header": short[:7]} {
 		t.Run(name, func(t *testing.T) {
@@ -164,7 +164,7 @@ func TestDamageInAnOlderSegmentIsCorruption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data[walHeaderLen+5] ^= 0x01 // inside the first frame's payload
+	data[segHeaderLen+walHeaderLen+5] ^= 0x01 // inside the first frame's payload
 	if err := os.WriteFile(old, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
