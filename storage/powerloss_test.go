@@ -456,4 +456,3 @@ func TestPowerLossControlSyncNone(t *testing.T) {
 		t.Fatal("with SyncNone a power cut lost no acknowledged record")
 	}
 }
-
