@@ -231,7 +231,7 @@ func scanSegment(data []byte, seg uint64) segScan {
 		// No header of this segment: a file whose header never reached the
 		// disk holds no frame of it. A damaged header does: the first frame
 		// of the segment would sit right after it.
-		if len(data) > segHeaderLen+8+8 {
+		if len(data) >= segHeaderLen+walHeaderLen {
 			s := binary.LittleEndian.Uint64(data[segHeaderLen+16:])
 			if n, _ := frameAt(data, segHeaderLen, seg, s); n > 0 {
 				sc.later = segHeaderLen

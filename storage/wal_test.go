@@ -19,7 +19,7 @@ import (
 // would leave them right now, into a new directory and returns the copy's
 // path. The caller makes sure no bbolt write transaction runs meanwhile (no
 // checkpoint is due, or the checkpointer is held).
-func crashImage(t *testing.T, db *DB) string {
+func crashImage(t testing.TB, db *DB) string {
 	t.Helper()
 	dir := t.TempDir()
 	src := db.Path()
@@ -41,7 +41,7 @@ func crashImage(t *testing.T, db *DB) string {
 
 // holdCheckpoints makes the checkpointer wait before each checkpoint until
 // released; it returns how many checkpoints have started waiting so far.
-func holdCheckpoints(t *testing.T, db *DB) (waiting func() int, release func()) {
+func holdCheckpoints(t testing.TB, db *DB) (waiting func() int, release func()) {
 	gate := make(chan struct{})
 	var n atomic.Int32
 	db.hooks.Store(&testHooks{beforeCheckpoint: func(uint64) error {
@@ -55,7 +55,7 @@ func holdCheckpoints(t *testing.T, db *DB) (waiting func() int, release func()) 
 	return func() int { return int(n.Load()) }, release
 }
 
-func walFiles(t *testing.T, store string) []string {
+func walFiles(t testing.TB, store string) []string {
 	t.Helper()
 	m, err := filepath.Glob(store + ".wal.*")
 	if err != nil {
