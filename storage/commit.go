@@ -392,6 +392,18 @@ func (db *DB) checkpointAll() error {
 // checkpointer and removes the then empty active segment.
 func (db *DB) shutdownLog() error {
 	err := db.checkpointAll()
+	if err != nil && db.logErrIsCheckpoint() {
+		// A checkpoint failed earlier: one fresh attempt now rather than
+		// the error of the last one.
+		db.memMu.Lock()
+		db.ckptErr = nil
+		db.memMu.Unlock()
+		select {
+		case db.ckptKick <- struct{}{}:
+		default:
+		}
+		err = db.checkpointAll()
+	}
 	db.memMu.Lock()
 	db.ckptStop = true
 	close(db.ckptWake)
@@ -423,6 +435,14 @@ func (db *DB) logErr() error {
 		return db.ckptErr
 	}
 	return nil
+}
+
+// logErrIsCheckpoint reports whether appends are refused only because
+// checkpoints fail.
+func (db *DB) logErrIsCheckpoint() bool {
+	db.memMu.RLock()
+	defer db.memMu.RUnlock()
+	return db.walErr == nil && db.ckptErr != nil
 }
 
 func (db *DB) setLogErr(err error) {

@@ -166,6 +166,7 @@ type DB struct {
 	ckptErr     error
 	ckptStop    bool
 	ckptWake    chan struct{} // closed at stop: ends a retry's wait
+	ckptKick    chan struct{} // retry now (Close)
 	ckptRetry   time.Duration
 	ckptStopped chan struct{}
 	rec         *fsRecorder
@@ -264,6 +265,7 @@ func Open(path string, opts Options) (*DB, error) {
 		rotateBytes: cmp.Or(opts.rotateBytes, defaultRotateBytes),
 		ckptRetry:   cmp.Or(opts.ckptRetry, defaultCheckpointRetry),
 		ckptWake:    make(chan struct{}),
+		ckptKick:    make(chan struct{}, 1),
 		rec:         opts.recorder,
 	}
 	if err := db.initSchema(); err != nil {

@@ -702,6 +702,7 @@ func (db *DB) checkpointer() {
 			}
 			select {
 			case <-time.After(backoff):
+			case <-db.ckptKick:
 			case <-db.ckptWake:
 			}
 			backoff = min(2*backoff, maxCheckpointRetry)

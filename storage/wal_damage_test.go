@@ -369,3 +369,42 @@ func TestAppendsResumeAfterCheckpointsRecover(t *testing.T) {
 		t.Fatalf("%d records, want %d", len(got), n)
 	}
 }
+
+// A checkpoint that failed but succeeds when Close tries again leaves a
+// clean store; one that still fails makes Close return its error.
+func TestCloseRetriesAFailedCheckpoint(t *testing.T) {
+	for _, recovers := range []bool{true, false} {
+		t.Run(fmt.Sprintf("recovers=%v", recovers), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "store.db")
+			boom := errors.New("no space left on device")
+			var full atomic.Bool
+			full.Store(true)
+			db, err := Open(path, Options{rotateBytes: 2048, ckptRetry: time.Hour, hooks: &testHooks{beforeCheckpoint: func(uint64) error {
+				if full.Load() {
+					return boom
+				}
+				return nil
+			}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := ShardRef{"cl", 0}
+			var n uint64
+			for ; db.Append(t.Context(), []Append{{Shard: s, Records: testRecords(0, n, 10)}}) == nil; n += 10 {
+			}
+			full.Store(!recovers)
+			err = db.Close()
+			if recovers {
+				if err != nil {
+					t.Fatalf("Close = %v after the disk got room", err)
+				}
+				if f := walFiles(t, path); len(f) != 0 {
+					t.Fatalf("log files left after a clean close: %v", f)
+				}
+			} else if !errors.Is(err, boom) {
+				t.Fatalf("Close = %v, want %v", err, boom)
+			}
+			checkImage(t, path, map[ShardRef]int{s: int(n)})
+		})
+	}
+}
