@@ -218,14 +218,6 @@ func (f *follower) event(t *testing.T) SubscriptionEvent {
 	case ev := <-f.events:
 		return ev
 	case err := <-f.errs:
-		// The follower may have queued an event and then ended; select
-		// picks at random among ready cases, so the event comes first.
-		select {
-		case ev := <-f.events:
-			f.errs <- err
-			return ev
-		default:
-		}
 		t.Fatalf("subscription ended: %v", err)
 	case <-time.After(10 * time.Second):
 		t.Fatal("no event within 10 s")
