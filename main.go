@@ -146,7 +146,7 @@ producers (clickstream, IoT sensors, application logs) start writing.`,
 	root.Flags().StringVar(&stream, "stream", "demo", "stream to create if missing and to watch")
 	root.Flags().StringVar(&listen, "listen", "", "also serve the Kinesis API on this address (e.g. 127.0.0.1:4567)")
 	root.Flags().IntVar(&maxConns, "max-conns", api.DefaultMaxConns, "with --listen: most connections served at once (more wait to be accepted)")
-	root.AddCommand(serveCommand(), benchCommand())
+	root.AddCommand(serveCommand(), benchCommand(), repairCommand())
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
@@ -170,7 +170,7 @@ func versionString() string {
 
 // runConsole is the default command: engine, demo stream, producers,
 // consumers and the console, shut down in order when the user quits.
-func runConsole(store storeFlags, stream string, seed int64, listen string, maxConns int) error {
+func runConsole(store storeFlags, stream string, seed int64, listen string, maxConns int) (err error) {
 	if !isatty.IsTerminal(os.Stdin.Fd()) || !isatty.IsTerminal(os.Stdout.Fd()) {
 		return errors.New("the console needs a terminal on stdin and stdout; for a headless server run `shardscope serve`")
 	}
@@ -179,7 +179,7 @@ func runConsole(store storeFlags, stream string, seed int64, listen string, maxC
 	if err != nil {
 		return err
 	}
-	defer db.Close()
+	defer closeStore(db, &err)
 	defer e.Close()
 	ctx := context.Background()
 	if err := ensureStream(ctx, e, stream, 4); err != nil {
@@ -235,6 +235,71 @@ func listenLoopbackByDefault(addr string) (net.Listener, error) {
 	return ln, nil
 }
 
+func repairCommand() *cobra.Command {
+	var db string
+	cmd := &cobra.Command{
+		Use:   "repair",
+		Short: "Salvage a store whose write-ahead log is damaged",
+		Long: `repair rewrites every damaged write-ahead log segment of a store with the
+frames that still check out (CRC and salt), so that the store opens again,
+and says how many acknowledged records were lost. Each damaged file is kept
+beside the store as "<segment>.damaged". The store must not be open.
+A store whose log is intact is left as it is.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := db
+			if path == "" {
+				var err error
+				if path, err = xdg.DataFile(filepath.Join("shardscope", "shardscope.db")); err != nil {
+					return fmt.Errorf("default store path: %w", err)
+				}
+			}
+			rep, err := storage.Repair(path)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if !rep.Damaged() {
+				fmt.Fprintf(out, "%s: the write-ahead log is intact (%d segments); nothing to repair\n", path, len(rep.Segments))
+				return nil
+			}
+			var kept, lost, uncounted int
+			for _, s := range rep.Segments {
+				if s.Damage == "" {
+					continue
+				}
+				fmt.Fprintf(out, "%s: %s; kept %d records in %d frames, lost %d records in %d frames",
+					s.Name, s.Damage, s.Records, s.Frames, s.LostRecords, s.LostFrames)
+				if s.LostUncounted > 0 {
+					fmt.Fprintf(out, " (%d damaged stretches could not be counted)", s.LostUncounted)
+				}
+				fmt.Fprintf(out, "; the damaged file is kept as %s.damaged\n", s.Name)
+				kept += s.Records
+				lost += s.LostRecords
+				uncounted += s.LostUncounted
+			}
+			fmt.Fprintf(out, "repaired: %d records kept, %d records lost", kept, lost)
+			if uncounted > 0 {
+				fmt.Fprintf(out, ", and %d damaged stretches whose records could not be counted", uncounted)
+			}
+			fmt.Fprintln(out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&db, "db", "", "store file (default: $XDG_DATA_HOME/shardscope/shardscope.db)")
+	return cmd
+}
+
+// closeStore closes the store at the end of a command; a failure (the
+// final checkpoint could not be written, e.g. a full disk) becomes the
+// command's error, so shardscope exits non-zero and says so.
+func closeStore(db *storage.DB, err *error) {
+	if cerr := db.Close(); cerr != nil {
+		cerr = fmt.Errorf("closing the store: %w (acknowledged records stay in the write-ahead log and are replayed at the next start)", cerr)
+		*err = errors.Join(*err, cerr)
+	}
+}
+
 func serveCommand() *cobra.Command {
 	var store storeFlags
 	var listen, level string
@@ -252,7 +317,7 @@ It listens on loopback unless told otherwise (":4567" and "4567" mean
 127.0.0.1:4567; use 0.0.0.0:4567 to accept other hosts). SIGINT or SIGTERM
 stops it gracefully: in-flight requests finish and the store closes cleanly.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			var lvl slog.Level
 			if err := lvl.UnmarshalText([]byte(level)); err != nil {
 				return fmt.Errorf("--log-level: %w", err)
@@ -266,7 +331,7 @@ stops it gracefully: in-flight requests finish and the store closes cleanly.`,
 			if err != nil {
 				return err
 			}
-			defer db.Close()
+			defer closeStore(db, &err)
 			defer e.Close()
 			ln, err := listenLoopbackByDefault(listen)
 			if err != nil {

@@ -236,6 +236,9 @@ func (e *Engine) Snapshot() Snapshot {
 	e.settleReshards()
 	now := e.clock.Now()
 	snap := Snapshot{At: now, LimitsEnabled: !e.opts.DisableLimits, Sync: e.db.SyncMode().String(), Events: e.events.list()}
+	if err := e.db.WriteBlocked(); err != nil {
+		snap.WriteBlocked = err.Error()
+	}
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	for _, s := range e.streams {

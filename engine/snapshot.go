@@ -15,6 +15,9 @@ type Snapshot struct {
 	LimitsEnabled bool
 	// Sync is the store's durability mode ("fsync" or "none").
 	Sync string
+	// WriteBlocked says why the store refuses appends right now (a
+	// checkpoint failing on a full disk; they resume by themselves), or "".
+	WriteBlocked string
 	// Events are the most recent engine events (at most MaxEvents), oldest
 	// first; Seq increases by one per event so a reader can skip those it saw.
 	Events []Event

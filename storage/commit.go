@@ -236,7 +236,7 @@ func (db *DB) commitLogged(reqs []*appendReq, hooks *testHooks) {
 		err = hooks.failCommit()
 	}
 	if err == nil {
-		db.walBuf = appendFrame(db.walBuf[:0], db.wal.seg, reqs)
+		db.walBuf = appendFrame(db.walBuf[:0], db.wal.seg, db.wal.salt, reqs)
 		err = db.wal.writeFrame(db.walBuf, db.sync == SyncAlways)
 		if cap(db.walBuf) > 4*defaultRotateBytes {
 			db.walBuf = nil // one huge batch should not pin its buffer
@@ -261,13 +261,16 @@ func (db *DB) commitLogged(reqs []*appendReq, hooks *testHooks) {
 	if hooks != nil && hooks.afterCommit != nil {
 		hooks.afterCommit(reqs, err)
 	}
+	if err == nil {
+		db.rec.ack(reqs)
+	}
 	for _, req := range reqs {
 		req.done <- err
 	}
 	if err == nil && db.active.bytes >= db.rotateBytes {
-		if rerr := db.rotate(); rerr != nil {
-			db.setLogErr(rerr)
-		}
+		// On failure (a full disk, a checkpoint failing) the active
+		// segment just grows; the next commit tries again.
+		db.rotate()
 	}
 }
 
@@ -307,6 +310,9 @@ func (db *DB) commitDirect(req *appendReq, hooks *testHooks) {
 	if err == nil {
 		err = refused
 	}
+	if err == nil {
+		db.rec.ack([]*appendReq{req})
+	}
 	req.done <- err
 }
 
@@ -337,15 +343,16 @@ func (db *DB) exclusive(fn func() error) error {
 
 // rotate (committer only) freezes the active memtable for the
 // checkpointer and starts a new log segment, first waiting while too many
-// frozen memtables are already waiting.
+// frozen memtables are already waiting. A failure changes nothing.
 func (db *DB) rotate() error {
 	db.memMu.Lock()
 	for len(db.mem) > maxFrozen && db.ckptErr == nil {
 		db.memCond.Wait()
 	}
 	err := db.ckptErr
+	full := len(db.mem) > maxFrozen
 	db.memMu.Unlock()
-	if err != nil {
+	if full {
 		return err
 	}
 	seg, err := db.createSegment(db.wal.seg + 1)
@@ -370,7 +377,6 @@ func (db *DB) checkpointAll() error {
 	}
 	if len(db.active.shards) > 0 {
 		if err := db.rotate(); err != nil {
-			db.setLogErr(err)
 			return err
 		}
 	}
@@ -386,16 +392,32 @@ func (db *DB) checkpointAll() error {
 // checkpointer and removes the then empty active segment.
 func (db *DB) shutdownLog() error {
 	err := db.checkpointAll()
+	if err != nil && db.logErrIsCheckpoint() {
+		// A checkpoint failed earlier: one fresh attempt now rather than
+		// the error of the last one.
+		db.memMu.Lock()
+		db.ckptErr = nil
+		db.memMu.Unlock()
+		select {
+		case db.ckptKick <- struct{}{}:
+		default:
+		}
+		err = db.checkpointAll()
+	}
 	db.memMu.Lock()
 	db.ckptStop = true
+	close(db.ckptWake)
 	db.memCond.Broadcast()
 	db.memMu.Unlock()
 	<-db.ckptStopped
 	db.wal.file.Close()
 	if err == nil {
 		// Everything is in bbolt: leave no log files behind.
-		os.Remove(segmentPath(db.path, db.wal.seg))
-		os.Remove(sparePath(db.path))
+		for _, p := range []string{segmentPath(db.path, db.wal.seg), sparePath(db.path)} {
+			if os.Remove(p) == nil {
+				db.rec.remove(p)
+			}
+		}
 	}
 	return err
 }
@@ -413,6 +435,14 @@ func (db *DB) logErr() error {
 		return db.ckptErr
 	}
 	return nil
+}
+
+// logErrIsCheckpoint reports whether appends are refused only because
+// checkpoints fail.
+func (db *DB) logErrIsCheckpoint() bool {
+	db.memMu.RLock()
+	defer db.memMu.RUnlock()
+	return db.walErr == nil && db.ckptErr != nil
 }
 
 func (db *DB) setLogErr(err error) {

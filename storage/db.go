@@ -86,7 +86,10 @@ type Options struct {
 	// A single Append larger than the cap is still committed whole.
 	MaxBatchRecords int
 
-	rotateBytes int64 // tests: checkpoint after this many bytes, not 8 MiB
+	rotateBytes int64         // tests: checkpoint after this many bytes, not 8 MiB
+	ckptRetry   time.Duration // tests: first retry of a failed checkpoint
+	recorder    *fsRecorder   // tests: observes file operations
+	hooks       *testHooks    // tests: hooks in place from the start
 }
 
 // pageSize is the bbolt page size of new stores (an existing file keeps its
@@ -162,7 +165,11 @@ type DB struct {
 	walErr      error
 	ckptErr     error
 	ckptStop    bool
+	ckptWake    chan struct{} // closed at stop: ends a retry's wait
+	ckptKick    chan struct{} // retry now (Close)
+	ckptRetry   time.Duration
 	ckptStopped chan struct{}
+	rec         *fsRecorder
 	runErr      error // from the final checkpoint at Close
 
 	closeOnce sync.Once
@@ -256,26 +263,56 @@ func Open(path string, opts Options) (*DB, error) {
 		ckptStopped: make(chan struct{}),
 		high:        make(map[ShardRef]uint64),
 		rotateBytes: cmp.Or(opts.rotateBytes, defaultRotateBytes),
+		ckptRetry:   cmp.Or(opts.ckptRetry, defaultCheckpointRetry),
+		ckptWake:    make(chan struct{}),
+		ckptKick:    make(chan struct{}, 1),
+		rec:         opts.recorder,
 	}
 	if err := db.initSchema(); err != nil {
 		bdb.Close()
 		return nil, openError(path, err)
 	}
-	mems, next, err := db.replayWAL()
+	// Everything is checked before the log files change at all.
+	var plan *walPlan
+	err = checkSpare(path)
 	if err == nil {
-		db.wal, err = db.createSegment(next)
+		plan, err = db.replayWAL()
+	}
+	if err == nil {
+		err = db.applyWAL(plan)
+	}
+	if err == nil {
+		db.wal, err = db.createSegment(plan.next)
 	}
 	if err != nil {
 		bdb.Close()
 		return nil, openError(path, err)
 	}
-	db.active = newMemtable(next)
-	db.mem = append(mems, db.active)
+	db.active = newMemtable(plan.next)
+	db.mem = append(plan.mems, db.active)
 	db.cond = sync.NewCond(&db.mu)
 	db.memCond = sync.NewCond(&db.memMu)
+	if opts.hooks != nil {
+		db.hooks.Store(opts.hooks)
+	}
 	go db.checkpointer()
 	go db.run()
 	return db, nil
+}
+
+// checkSpare refuses a spare segment name that is not a regular file
+// (recycling would rename it into the log).
+func checkSpare(path string) error {
+	st, err := os.Lstat(sparePath(path))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case !st.Mode().IsRegular():
+		return fmt.Errorf("%s is not a regular file: move it away", sparePath(path))
+	}
+	return nil
 }
 
 // openBolt is bolt.Open with panics and memory faults (bbolt reading a
@@ -381,6 +418,12 @@ func (db *DB) Close() error {
 	return db.closeErr
 }
 
+// WriteBlocked returns why appends are refused right now, or nil: a
+// checkpoint that keeps failing (a full disk: appends resume by themselves
+// once one succeeds) or a log that cannot be written any more (until a
+// restart).
+func (db *DB) WriteBlocked() error { return db.logErr() }
+
 // Path returns the file's path.
 func (db *DB) Path() string { return db.path }
 
@@ -402,6 +445,10 @@ func (db *DB) view(fn func(*bolt.Tx) error) (err error) {
 }
 
 func (db *DB) update(fn func(*bolt.Tx) error) (err error) {
+	if db.rec != nil {
+		db.rec.boltBegin()
+		defer func() { db.rec.boltEnd(err) }()
+	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer recoverCorrupt(&err)
 	return closedErr(db.bolt.Update(fn))

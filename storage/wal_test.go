@@ -19,7 +19,7 @@ import (
 // would leave them right now, into a new directory and returns the copy's
 // path. The caller makes sure no bbolt write transaction runs meanwhile (no
 // checkpoint is due, or the checkpointer is held).
-func crashImage(t *testing.T, db *DB) string {
+func crashImage(t testing.TB, db *DB) string {
 	t.Helper()
 	dir := t.TempDir()
 	src := db.Path()
@@ -41,7 +41,7 @@ func crashImage(t *testing.T, db *DB) string {
 
 // holdCheckpoints makes the checkpointer wait before each checkpoint until
 // released; it returns how many checkpoints have started waiting so far.
-func holdCheckpoints(t *testing.T, db *DB) (waiting func() int, release func()) {
+func holdCheckpoints(t testing.TB, db *DB) (waiting func() int, release func()) {
 	gate := make(chan struct{})
 	var n atomic.Int32
 	db.hooks.Store(&testHooks{beforeCheckpoint: func(uint64) error {
@@ -55,7 +55,7 @@ func holdCheckpoints(t *testing.T, db *DB) (waiting func() int, release func()) 
 	return func() int { return int(n.Load()) }, release
 }
 
-func walFiles(t *testing.T, store string) []string {
+func walFiles(t testing.TB, store string) []string {
 	t.Helper()
 	m, err := filepath.Glob(store + ".wal.*")
 	if err != nil {
@@ -117,8 +117,8 @@ func TestTornLastFrameIsIgnored(t *testing.T) {
 	seg := db.wal.seg
 
 	// A frame of this segment cut short, and one whose CRC fails.
-	short := appendFrame(nil, seg, []*appendReq{mustEncode(t, db, Append{Shard: s, Records: testRecords(0, 20, 5)})})
-	badCRC := appendFrame(nil, seg, []*appendReq{mustEncode(t, db, Append{Shard: s, Records: testRecords(0, 20, 5)})})
+	short := appendFrame(nil, seg, db.wal.salt, []*appendReq{mustEncode(t, db, Append{Shard: s, Records: testRecords(0, 20, 5)})})
+	badCRC := appendFrame(nil, seg, db.wal.salt, []*appendReq{mustEncode(t, db, Append{Shard: s, Records: testRecords(0, 20, 5)})})
 	badCRC[len(badCRC)-1] ^= 0xFF
 	for name, tail := range map[string][]byte{"cut short": short[:len(short)-3], "bad crc": badCRC, "half a header": short[:7]} {
 		t.Run(name, func(t *testing.T) {
@@ -164,7 +164,7 @@ func TestDamageInAnOlderSegmentIsCorruption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data[walHeaderLen+5] ^= 0x01 // inside the first frame's payload
+	data[segHeaderLen+walHeaderLen+5] ^= 0x01 // inside the first frame's payload
 	if err := os.WriteFile(old, data, 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -132,6 +132,15 @@ func (h *headerPane) render() string {
 		left = append(left, segment{id: "thr", full: "throttled " + thr, short: "thr " + thr, paint: tp})
 	}
 
+	if why := c.Snap.WriteBlocked; why != "" {
+		// Never squeezed out: every PutRecords fails while it lasts.
+		msg := "store error — writes refused"
+		if strings.Contains(why, "no space left") {
+			msg = "disk full — writes refused"
+		}
+		left = append(left[:1], append([]segment{{id: "blocked", full: msg, short: msg, paint: st.Warn}}, left[1:]...)...)
+	}
+
 	live, lp := "● LIVE", st.OK
 	if c.Paused {
 		live, lp = "⏸ PAUSED", st.Warn

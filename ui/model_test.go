@@ -498,6 +498,22 @@ func TestTimeLapseShowsInHeader(t *testing.T) {
 	}
 }
 
+func TestHeaderShowsWritesRefused(t *testing.T) {
+	for _, w := range []int{160, 80} {
+		h := newHarness(t, w, 24)
+		if hd := strings.Split(h.view(), "\n")[0]; strings.Contains(hd, "refused") {
+			t.Fatalf("header says writes are refused before they are:\n%s", hd)
+		}
+		h.fake.mu.Lock()
+		h.fake.snap.WriteBlocked = "storage: checkpoint: write store.db: no space left on device"
+		h.fake.mu.Unlock()
+		h.tick()
+		if hd := strings.Split(h.view(), "\n")[0]; !strings.Contains(hd, "disk full — writes refused") {
+			t.Errorf("%d columns: header does not say writes are refused:\n%s", w, hd)
+		}
+	}
+}
+
 func TestRunNilBackend(t *testing.T) {
 	if err := Run(nil, Options{}); err == nil {
 		t.Error("Run(nil) returned no error")
