@@ -39,7 +39,12 @@ var (
 	keySchema        = []byte("schema")
 )
 
-const schemaVersion = 1
+// schemaVersion 2 stores every record with a checksum (codec.go); a store
+// of version 1 is upgraded when opened.
+const (
+	schemaVersion   = 2
+	schemaVersionV1 = 1
+)
 
 // SyncMode says when a commit reaches the disk.
 type SyncMode int
@@ -140,6 +145,9 @@ type DB struct {
 	codec    Codec
 	maxBatch int
 	bolt     *bolt.DB
+	// legacy: the store may still hold format-1 values (no checksum), until
+	// Open has upgraded them. Set during Open only.
+	legacy bool
 
 	// The group-commit queue: Append pushes, the committer goroutine pops.
 	mu      sync.Mutex
@@ -275,6 +283,12 @@ func Open(path string, opts Options) (*DB, error) {
 	db.memCond = sync.NewCond(&db.memMu)
 	go db.checkpointer()
 	go db.run()
+	if db.legacy {
+		if err := db.upgrade(); err != nil {
+			db.Close()
+			return nil, openError(path, fmt.Errorf("add checksums to the records of a version %d store: %w", schemaVersionV1, err))
+		}
+	}
 	return db, nil
 }
 
@@ -330,7 +344,9 @@ func (db *DB) initSchema() error {
 		if len(v) != 4 {
 			return fmt.Errorf("%w: no schema version in the %q bucket", ErrCorrupt, bucketSystem)
 		}
-		if ver := beUint32(v); ver != schemaVersion {
+		if ver := beUint32(v); ver == schemaVersionV1 {
+			db.legacy = true
+		} else if ver != schemaVersion {
 			return fmt.Errorf("%w: file has version %d, this build reads %d", ErrSchema, ver, schemaVersion)
 		}
 		// A store is created whole in one transaction, so a missing bucket

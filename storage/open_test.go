@@ -293,12 +293,12 @@ func TestSchemaMismatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	bdb.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("system")).Put([]byte("schema"), binary.BigEndian.AppendUint32(nil, 2))
+		return tx.Bucket([]byte("system")).Put([]byte("schema"), binary.BigEndian.AppendUint32(nil, schemaVersion+1))
 	})
 	bdb.Close()
 	_, err = Open(path, Options{})
 	if !errors.Is(err, ErrSchema) || errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) {
-		t.Fatalf("Open of a version-2 store = %v, want ErrSchema naming the path", err)
+		t.Fatalf("Open of a store of a later version = %v, want ErrSchema naming the path", err)
 	}
 	t.Log(err)
 }
