@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 
 	bolt "go.etcd.io/bbolt"
@@ -22,6 +23,11 @@ func (db *DB) Check() error {
 		return err
 	}
 	err := db.update(func(tx *bolt.Tx) error {
+		// bbolt's cursors and tx.Check follow page references blindly: a
+		// loop would run them out of memory. Check the structure first.
+		if err := walkFile(db.path); err != nil {
+			return err
+		}
 		// tx.Check runs in a goroutine of bbolt's where a fault on a corrupt
 		// page cannot be recovered. Walk everything here first, where it can.
 		if err := touchAll(tx, tx.Cursor()); err != nil {
@@ -48,6 +54,19 @@ func (db *DB) Check() error {
 }
 
 var errRollback = errors.New("rollback")
+
+// walkFile runs walkPages on the file at path. Under a write transaction
+// the file holds exactly what the transaction sees: bbolt writes pages
+// with pwrite, never through its mapping.
+func walkFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = walkPages(f)
+	return err
+}
 
 // corrupt marks a finding of Check as damage.
 func corrupt(err error) error {

@@ -318,10 +318,10 @@ func TestOpenMissingDir(t *testing.T) {
 	}
 }
 
-// Damage inside pages that Open reads (the root bucket, the system bucket)
-// must give an error or a working store, never a crash. Seeds are fixed:
-// damage elsewhere in the tree can still make bbolt itself loop later (see
-// the package notes), which this test does not provoke.
+// Damage in any page but the metas must give an error or a working store,
+// never a crash and never wrong data: Open fails with ErrCorrupt, or Check
+// and a full read either pass with every record as written or fail with
+// ErrCorrupt. Seeds are fixed, so a failure repeats.
 func TestOpenScrambled(t *testing.T) {
 	_, real := realStore(t)
 	ps := pageSize
@@ -356,7 +356,20 @@ func TestOpenScrambled(t *testing.T) {
 		if err := os.WriteFile(path, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
+		// The offline check runs first, on the file as damaged.
+		rep, err := CheckStore(path, time.Second)
+		if err != nil {
+			t.Fatalf("iteration %d: CheckStore = %v", iter, err)
+		}
+		if rep.Damage() {
+			outcomes["check command found damage"]++
+		}
 		db, err := Open(path, Options{})
+		if err == nil && !rep.Damage() {
+			if cerr := db.Check(); cerr != nil {
+				t.Fatalf("iteration %d: CheckStore found nothing but Check says %v", iter, cerr)
+			}
+		}
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path) {
 				t.Fatalf("iteration %d: Open = %v; want ErrCorrupt naming the path", iter, err)
@@ -368,7 +381,7 @@ func TestOpenScrambled(t *testing.T) {
 			}
 			continue
 		}
-		outcomes["opened"]++
+		outcomes[scrambledOutcome(t, iter, db)]++
 		db.Close()
 		os.Remove(path)
 	}
@@ -376,4 +389,52 @@ func TestOpenScrambled(t *testing.T) {
 	if outcomes["refused after a recovered panic"] == 0 {
 		t.Errorf("no case went through Open's panic recovery")
 	}
+}
+
+// scrambledOutcome checks an opened damaged copy of realStore: Check and a
+// full read of every shard pass, or fail with ErrCorrupt; a record is never
+// returned other than as written.
+func scrambledOutcome(t *testing.T, iter int, db *DB) string {
+	t.Helper()
+	checkErr := db.Check()
+	if checkErr != nil && !errors.Is(checkErr, ErrCorrupt) {
+		t.Fatalf("iteration %d: Check = %v, want nil or ErrCorrupt", iter, checkErr)
+	}
+	readErr := error(nil)
+	for shard := range uint32(4) {
+		s := ShardRef{"s", shard}
+		got := 0
+		for from := uint64(0); ; {
+			rs, err := db.Read(s, from, 100, 0)
+			if err != nil {
+				if !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("iteration %d: Read %s = %v, want ErrCorrupt", iter, s, err)
+				}
+				readErr = err
+				break
+			}
+			if len(rs) == 0 {
+				break
+			}
+			for _, r := range rs {
+				if !sameRecord(r, testRecord(shard, r.Position)) {
+					t.Fatalf("iteration %d: %s at %d read as %+v: damage served as data", iter, s, r.Position, r)
+				}
+			}
+			got += len(rs)
+			from = rs[len(rs)-1].Position + 1
+		}
+		if checkErr == nil && readErr == nil && got != 500 {
+			t.Fatalf("iteration %d: Check passed but %s holds %d records, want 500", iter, s, got)
+		}
+	}
+	switch {
+	case checkErr == nil && readErr == nil:
+		return "opened, checked and read whole"
+	case checkErr == nil:
+		t.Fatalf("iteration %d: Check passed but a read failed: %v", iter, readErr)
+	case readErr == nil:
+		return "opened, Check found the damage"
+	}
+	return "opened, Check and a read found the damage"
 }
