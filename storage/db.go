@@ -190,8 +190,9 @@ type testHooks struct {
 
 // Open opens or creates the store at path. The parent directory must exist.
 // Errors name the path and wrap ErrLocked, ErrCorrupt or ErrSchema where
-// they apply. An existing zero-length file is initialised as a new store
-// (that is all a crash during creation can leave; there is nothing to lose).
+// they apply. A new store appears whole or not at all (create.go); an
+// existing zero-length file, or a bbolt file without buckets, is
+// initialised as a new store (there is nothing in it to lose).
 func Open(path string, opts Options) (*DB, error) {
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = defaultLockTimeout
@@ -250,6 +251,9 @@ func Open(path string, opts Options) (*DB, error) {
 		return f, nil
 	}
 
+	if err := createStore(path, bopts); err != nil {
+		return nil, openError(path, err)
+	}
 	bdb, err := openBolt(path, bopts, &file)
 	if err != nil {
 		return nil, openError(path, err)
@@ -361,21 +365,7 @@ func (db *DB) initSchema() error {
 	if err != nil || !need {
 		return err
 	}
-	return db.update(func(tx *bolt.Tx) error {
-		sys, err := tx.CreateBucket(bucketSystem)
-		if err != nil {
-			return err
-		}
-		if err := sys.Put(keySchema, be32(schemaVersion)); err != nil {
-			return err
-		}
-		for _, name := range [][]byte{bucketRecords, bucketShardStats, bucketMeta} {
-			if _, err := tx.CreateBucket(name); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return db.update(createSchema)
 }
 
 // Close stops the committer after pending appends and closes the file.

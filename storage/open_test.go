@@ -438,3 +438,65 @@ func scrambledOutcome(t *testing.T, iter int, db *DB) string {
 	}
 	return "opened, Check and a read found the damage"
 }
+
+// A crash while a new store is being built leaves no store (only a
+// temporary file, cleaned up later), never a file Open calls corrupt.
+func TestCreationIsAtomic(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "new.db")
+	errCrash := errors.New("crash")
+	var sawTmp string
+	createHook = func(tmp string) error {
+		sawTmp = tmp
+		// bbolt has written and synced every page of the new store; its
+		// name does not exist yet.
+		if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("the store's name exists before the store is whole: %v", err)
+		}
+		return errCrash
+	}
+	t.Cleanup(func() { createHook = nil })
+	if _, err := Open(path, Options{}); !errors.Is(err, errCrash) {
+		t.Fatalf("Open with a crash during creation = %v", err)
+	}
+	createHook = nil
+	if _, err := os.Stat(sawTmp); err != nil {
+		t.Fatalf("the temporary store is gone after the crash: %v", err)
+	}
+	// The next Open creates the store; the leftover goes once it is stale.
+	old := time.Now().Add(-2 * staleAfter)
+	os.Chtimes(sawTmp, old, old)
+	db := openAt(t, path, Options{})
+	mustAppend(t, db, Append{Shard: ShardRef{"a", 0}, Records: testRecords(0, 0, 3)})
+	if err := db.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(sawTmp); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("stale temporary store %s not removed: %v", sawTmp, err)
+	}
+	if m, _ := filepath.Glob(path + ".new-*"); len(m) != 0 {
+		t.Fatalf("temporary files left: %v", m)
+	}
+}
+
+// Two processes creating one store at once end up on the same file.
+func TestConcurrentCreationSharesOneStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "race.db")
+	var first *DB
+	createHook = func(tmp string) error {
+		createHook = nil
+		// Another process completes its creation meanwhile.
+		var err error
+		first, err = Open(path, Options{})
+		return err
+	}
+	t.Cleanup(func() { createHook = nil })
+	_, err := Open(path, Options{LockTimeout: -1})
+	if !errors.Is(err, ErrLocked) {
+		t.Fatalf("Open racing a creator = %v, want ErrLocked (the other holds the store)", err)
+	}
+	if first == nil {
+		t.Fatal("the racing creator did not open")
+	}
+	first.Close()
+}
