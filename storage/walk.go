@@ -19,6 +19,18 @@ func walkPages(f *os.File) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// bbolt's Check asserts (in a goroutine of its own, where a panic ends
+	// the process) that both meta pages say who they are, even the one a
+	// damaged checksum made it ignore.
+	for id := range uint64(2) {
+		hdr, err := readAtFull(f, boltPageHeaderSize, id*m.pageSize)
+		if err != nil {
+			return 0, fmt.Errorf("%w: meta page %d: %v", ErrCorrupt, id, err)
+		}
+		if binary.NativeEndian.Uint64(hdr) != id || binary.NativeEndian.Uint16(hdr[8:]) != boltMetaFlag {
+			return 0, fmt.Errorf("%w: meta page %d has a bad header", ErrCorrupt, id)
+		}
+	}
 	w := &pageWalker{f: f, ps: m.pageSize, pgid: m.pgid, seen: make([]uint64, (m.pgid+63)/64)}
 	if err := w.page(m.root, 0); err != nil {
 		return w.pages, err
@@ -28,6 +40,7 @@ func walkPages(f *os.File) (int, error) {
 
 const (
 	boltElemSize     = 16 // branch and leaf page elements alike
+	boltMetaFlag     = 0x04
 	boltBucketFlag   = 0x01
 	boltInBucketSize = 16 // root page id, sequence
 	maxTreeDepth     = 64
