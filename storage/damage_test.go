@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -285,6 +286,12 @@ func TestVersion1StoreIsUpgraded(t *testing.T) {
 	}
 	if err := os.WriteFile(segmentPath(path, seg+1), appendFrame(nil, seg+1, []*appendReq{req}), 0o600); err != nil {
 		t.Fatal(err)
+	}
+
+	// The offline check reads such a store as it is.
+	rep, err := CheckStore(path, time.Second)
+	if err != nil || rep.Damage() || rep.Version != schemaVersionV1 || rep.Unchecked != 700 || len(rep.Segments) != 1 || rep.Segments[0].Records != 50 {
+		t.Fatalf("CheckStore of a version-1 store = %+v, %v", rep, err)
 	}
 
 	db := openAt(t, path, Options{})
