@@ -64,7 +64,7 @@ func walkFile(path string) error {
 		return err
 	}
 	defer f.Close()
-	_, err = walkPages(f)
+	_, err = walkPages(f, false)
 	return err
 }
 

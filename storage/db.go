@@ -243,7 +243,7 @@ func Open(path string, opts Options) (*DB, error) {
 			f.Close()
 			return nil, err
 		}
-		if err := precheckFile(f); err != nil {
+		if err := precheckOpen(f); err != nil {
 			f.Close()
 			return nil, err
 		}

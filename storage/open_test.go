@@ -386,8 +386,11 @@ func TestOpenScrambled(t *testing.T) {
 		os.Remove(path)
 	}
 	t.Logf("outcomes: %v", outcomes)
-	if outcomes["refused after a recovered panic"] == 0 {
-		t.Errorf("no case went through Open's panic recovery")
+	// The page walk refuses most damaged trees before bbolt sees them
+	// (Open's panic recovery remains behind it); some must open, or the
+	// checks after Open prove nothing.
+	if outcomes["refused"] == 0 || outcomes["refused"] == 120 {
+		t.Errorf("outcomes %v: want some copies refused and some opened", outcomes)
 	}
 }
 

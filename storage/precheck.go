@@ -13,7 +13,7 @@ import (
 
 // bbolt trusts its file: a garbage freelist count makes it allocate without
 // bound (a fatal out-of-memory, which recover cannot catch) and a truncated
-// file makes it touch pages past the end of the mapping. precheckFile reads
+// file makes it touch pages past the end of the mapping. precheck reads
 // the few fields bbolt trusts at open (meta pages, freelist and root page
 // headers) and refuses the file before bbolt sees it. It mirrors bbolt's
 // on-disk format (go.etcd.io/bbolt/internal/common, format version 2), which
@@ -72,21 +72,11 @@ func readAtFull(f *os.File, n int, off uint64) ([]byte, error) {
 	return b, nil
 }
 
-// precheckFile returns nil for an empty file (bbolt makes it a new store) or
-// one whose open-time structures are sane, else an error wrapping ErrCorrupt
-// (or an I/O error).
-func precheckFile(f *os.File) error {
-	_, err := precheck(f)
-	if err == errEmptyFile {
-		return nil
-	}
-	return err
-}
-
 var errEmptyFile = fmt.Errorf("%w: the file is empty", ErrCorrupt)
 
-// precheck is precheckFile returning the meta bbolt will use; an empty
-// file gives errEmptyFile.
+// precheck returns the meta bbolt will use if the file's open-time
+// structures are sane, else an error wrapping ErrCorrupt (or an I/O error);
+// an empty file gives errEmptyFile.
 func precheck(f *os.File) (boltMeta, error) {
 	var m boltMeta
 	st, err := f.Stat()

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -87,7 +88,10 @@ func fuzzBody(t *testing.T, data []byte) {
 			t.Fatal(err)
 		}
 		_, perr := precheck(file)
-		_, werr := walkPages(file)
+		_, werr := walkPages(file, false)
+		if _, qerr := walkPages(file, true); werr == nil && qerr != nil {
+			t.Fatalf("the quick walk refuses what the full one accepts: %v", qerr)
+		}
 		file.Close()
 		for _, err := range []error{perr, werr} {
 			if err != nil && !errors.Is(err, ErrCorrupt) {
@@ -128,6 +132,36 @@ func TestDamagedMetaPageHeaderIsCorrupt(t *testing.T) {
 	db.Close()
 	rep, err := CheckStore(path, time.Second)
 	if err != nil || !rep.Damage() {
+		t.Fatalf("CheckStore = %+v, %v", rep, err)
+	}
+}
+
+// A branch page whose child is itself would send bbolt's cursors down for
+// ever (memory runs out: fatal, not a panic). Open refuses the file.
+func TestLoopInTheTreeIsCorrupt(t *testing.T) {
+	data := smallBoltStore(t)
+	const ps = 4096
+	ne := binary.NativeEndian
+	looped := false
+	for id := 2; (id+1)*ps <= len(data) && !looped; id++ {
+		p := data[id*ps:]
+		if ne.Uint16(p[8:]) == boltBranchFlag && ne.Uint64(p) == uint64(id) && ne.Uint16(p[10:]) > 0 {
+			ne.PutUint64(p[boltPageHeaderSize+8:], uint64(id)) // element 0's child
+			looped = true
+		}
+	}
+	if !looped {
+		t.Fatal("no branch page in the test store")
+	}
+	path := filepath.Join(t.TempDir(), "loop.db")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path, Options{}); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "reachable twice") {
+		t.Fatalf("Open of a looped tree = %v, want ErrCorrupt", err)
+	}
+	rep, err := CheckStore(path, time.Second)
+	if err != nil || !rep.Damage() || !strings.Contains(rep.Problems[0], "reachable twice") {
 		t.Fatalf("CheckStore = %+v, %v", rep, err)
 	}
 }

@@ -83,7 +83,7 @@ func CheckStore(path string, lockTimeout time.Duration) (rep *StoreReport, err e
 	m, err := precheck(f)
 	if err == nil {
 		rep.PageSize = int(m.pageSize)
-		rep.Pages, err = walkPages(f)
+		rep.Pages, err = walkPages(f, false)
 	}
 	if err != nil {
 		f.Close()

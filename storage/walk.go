@@ -14,15 +14,23 @@ import (
 // out, which no recover catches; here it is an error wrapping ErrCorrupt.
 // It reads the file, not bbolt's mapping, so it needs no bbolt handle.
 // It returns how many pages it walked.
-func walkPages(f *os.File) (int, error) {
+//
+// quick skips the element arrays of the leaves of shard buckets (the
+// bulk of the file), reading only their headers: enough for the cursors
+// of Read, which never descend into a nested bucket, so Open can afford it.
+func walkPages(f *os.File, quick bool) (int, error) {
 	m, err := precheck(f)
 	if err != nil {
 		return 0, err
 	}
 	// bbolt's Check asserts (in a goroutine of its own, where a panic ends
-	// the process) that both meta pages say who they are, even the one a
-	// damaged checksum made it ignore.
+	// the process) that both meta pages say who they are. Nothing else
+	// reads a meta page's header (its checksum starts after it) and the
+	// next commits rewrite both: Open need not refuse the store for it.
 	for id := range uint64(2) {
+		if quick {
+			break
+		}
 		hdr, err := readAtFull(f, boltPageHeaderSize, id*m.pageSize)
 		if err != nil {
 			return 0, fmt.Errorf("%w: meta page %d: %v", ErrCorrupt, id, err)
@@ -31,8 +39,8 @@ func walkPages(f *os.File) (int, error) {
 			return 0, fmt.Errorf("%w: meta page %d has a bad header", ErrCorrupt, id)
 		}
 	}
-	w := &pageWalker{f: f, ps: m.pageSize, pgid: m.pgid, seen: make([]uint64, (m.pgid+63)/64)}
-	if err := w.page(m.root, 0); err != nil {
+	w := &pageWalker{f: f, ps: m.pageSize, pgid: m.pgid, seen: make([]uint64, (m.pgid+63)/64), quick: quick}
+	if err := w.page(m.root, 0, 0); err != nil {
 		return w.pages, err
 	}
 	return w.pages, nil
@@ -51,14 +59,19 @@ type pageWalker struct {
 	ps, pgid uint64
 	seen     []uint64 // one bit per page
 	pages    int
+	quick    bool
 }
+
+// shardLevel is how deep shard buckets nest: records → stream → shard.
+const shardLevel = 3
 
 func (w *pageWalker) corrupt(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, a...))
 }
 
-// page checks page id and everything below it.
-func (w *pageWalker) page(id uint64, depth int) error {
+// page checks page id and everything below it; level is how deep the
+// bucket it belongs to nests (0 for the root bucket's own tree).
+func (w *pageWalker) page(id uint64, depth, level int) error {
 	if depth > maxTreeDepth {
 		return w.corrupt("the tree is more than %d pages deep at page %d", maxTreeDepth, id)
 	}
@@ -91,6 +104,9 @@ func (w *pageWalker) page(id uint64, depth int) error {
 	if boltPageHeaderSize+uint64(count)*boltElemSize > size {
 		return w.corrupt("page %d: %d elements do not fit it", id, count)
 	}
+	if w.quick && flags == boltLeafFlag && level >= shardLevel {
+		return nil
+	}
 	elems, err := readAtFull(w.f, count*boltElemSize, id*w.ps+boltPageHeaderSize)
 	if err != nil {
 		return w.corrupt("page %d: %v", id, err)
@@ -103,7 +119,7 @@ func (w *pageWalker) page(id uint64, depth int) error {
 			if at+pos+ksize > size {
 				return w.corrupt("page %d: branch element %d points outside the page", id, i)
 			}
-			if err := w.page(child, depth+1); err != nil {
+			if err := w.page(child, depth+1, level); err != nil {
 				return err
 			}
 			continue
@@ -123,7 +139,7 @@ func (w *pageWalker) page(id uint64, depth int) error {
 			return w.corrupt("page %d: %v", id, err)
 		}
 		if root := ne.Uint64(v); root != 0 {
-			if err := w.page(root, depth+1); err != nil {
+			if err := w.page(root, depth+1, level+1); err != nil {
 				return err
 			}
 		} else if err := w.inline(id, i, v[boltInBucketSize:]); err != nil {
@@ -155,4 +171,15 @@ func (w *pageWalker) inline(id uint64, i int, p []byte) error {
 		}
 	}
 	return nil
+}
+
+// precheckOpen is what Open runs on a file before bbolt sees it: the
+// pre-check, then the quick page walk, so that reads cannot follow a loop.
+// An empty file passes (bbolt makes it a new store).
+func precheckOpen(f *os.File) error {
+	_, err := walkPages(f, true)
+	if err == errEmptyFile {
+		return nil
+	}
+	return err
 }
