@@ -31,15 +31,22 @@ var (
 	bigCrash   = crashShape{shards: 8, batch: func(*rand.Rand) int { return 500 }, record: bigRecord}
 )
 
-// bigRecord is testRecord with 8 KiB of data.
+// bigRecord is testRecord with 8 KiB of data, byte i being
+// byte(pos*13 + shard*3 + i): a copy out of bigPattern, cheap under -race.
 func bigRecord(shard uint32, pos uint64) Record {
 	r := testRecord(shard, pos)
-	r.Data = make([]byte, 8<<10)
-	for i := range r.Data {
-		r.Data[i] = byte(pos*13 + uint64(shard)*3 + uint64(i))
-	}
+	off := (pos*13 + uint64(shard)*3) % 256
+	r.Data = append([]byte(nil), bigPattern[off:off+8<<10]...)
 	return r
 }
+
+var bigPattern = func() []byte {
+	b := make([]byte, 8<<10+256)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	return b
+}()
 
 // TestHelperCrashWriter is not a test: the crash tests run the test binary
 // again with only this. It appends to its shards as fast as it can, with
@@ -123,16 +130,16 @@ func TestCrashRecovery(t *testing.T) {
 // TestCrashRecoveryBigFrames is TestCrashRecovery with group commits of
 // at least 4 MiB: segments fill in a frame or two and are recycled.
 func TestCrashRecoveryBigFrames(t *testing.T) {
-	rounds := 5
+	rounds := 3 // bounded: about 20 s under -race on a busy 2-core machine
 	if testing.Short() {
-		rounds = 2
+		rounds = 1
 	}
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 3))
 	for round := range rounds {
 		// Counted in appends, not time: the disk sets the pace.
-		acks, delay := 2+rng.IntN(13), time.Duration(rng.IntN(30))*time.Millisecond
+		acks, delay := 2+rng.IntN(9), time.Duration(rng.IntN(30))*time.Millisecond
 		t.Run(fmt.Sprintf("round%02d", round), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "crash.db")
 			acked := killWriter(t, path, bigCrash, acks, delay)
@@ -149,15 +156,15 @@ func TestCrashRecoveryBigFrames(t *testing.T) {
 // replays the log (or just after); every acknowledged record of both runs
 // must survive.
 func TestCrashDuringRecovery(t *testing.T) {
-	rounds := 5
+	rounds := 3 // bounded: about 20 s under -race on a busy 2-core machine
 	if testing.Short() {
-		rounds = 2
+		rounds = 1
 	}
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 4))
 	for round := range rounds {
-		acks, first := 2+rng.IntN(13), time.Duration(rng.IntN(30))*time.Millisecond
+		acks, first := 2+rng.IntN(9), time.Duration(rng.IntN(30))*time.Millisecond
 		second := time.Duration(60+rng.IntN(91)) * time.Millisecond
 		t.Run(fmt.Sprintf("round%02d", round), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "crash.db")
