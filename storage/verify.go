@@ -81,6 +81,10 @@ func CheckStore(path string, lockTimeout time.Duration) (rep *StoreReport, err e
 		return nil, fmt.Errorf("check %s: %w", path, err)
 	}
 	m, err := precheck(f)
+	if err == errEmptyFile {
+		f.Close()
+		return rep, nil // a store never written: Open makes it a new one
+	}
 	if err == nil {
 		rep.PageSize = int(m.pageSize)
 		rep.Pages, err = walkPages(f, false)

@@ -131,7 +131,9 @@ func (w *pageWalker) page(id uint64, depth, level int) error {
 		if eflags&boltBucketFlag == 0 {
 			continue
 		}
-		if vsize < boltInBucketSize {
+		// A bucket's value is its root page id and sequence, then, for an
+		// inline bucket, a page smaller than a quarter of a real one.
+		if vsize < boltInBucketSize || vsize > boltInBucketSize+w.ps/4 {
 			return w.corrupt("page %d: bucket element %d is %d bytes", id, i, vsize)
 		}
 		v, err := readAtFull(w.f, int(vsize), id*w.ps+at+pos+ksize)
