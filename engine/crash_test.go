@@ -20,6 +20,9 @@ import (
 
 const crashChildEnv = "SHARDSCOPE_CRASH_CHILD_DB"
 
+// lineEnd ends every line the crash child prints.
+const lineEnd = "$"
+
 // TestMain lets the crash test re-run this binary as the writer it kills.
 func TestMain(m *testing.M) {
 	if path := os.Getenv(crashChildEnv); path != "" {
@@ -30,7 +33,8 @@ func TestMain(m *testing.M) {
 }
 
 // crashChild writes from four goroutines as fast as it can and prints each
-// record only after PutRecords acknowledged it.
+// record only after PutRecords acknowledged it. Every line ends in
+// lineEnd: a line the kill cut short lacks it and is not counted.
 func crashChild(path, run string) {
 	db, err := storage.Open(path, storage.Options{Sync: storage.SyncAlways})
 	if err != nil {
@@ -69,7 +73,7 @@ func crashChild(path, run string) {
 				mu.Lock()
 				for i, r := range res.Records {
 					if r.ErrorCode == "" {
-						fmt.Fprintf(out, "ack %s %s %s\n", r.ShardID, r.SequenceNumber, entries[i].Data)
+						fmt.Fprintf(out, "ack %s %s %s %s\n", r.ShardID, r.SequenceNumber, entries[i].Data, lineEnd)
 					}
 				}
 				out.Flush()
@@ -116,9 +120,8 @@ func TestCrashKeepsEveryAcknowledgedRecord(t *testing.T) {
 		timer := time.AfterFunc(killAfter, func() { cmd.Process.Signal(syscall.SIGKILL) })
 		before := len(acked)
 		for sc.Scan() {
-			f := strings.Fields(sc.Text())
-			if len(f) == 4 && f[0] == "ack" {
-				acked[f[3]] = [2]string{f[1], f[2]}
+			if data, at, ok := parseAck(sc.Text()); ok {
+				acked[data] = at
 			}
 		}
 		timer.Stop()
@@ -129,6 +132,28 @@ func TestCrashKeepsEveryAcknowledgedRecord(t *testing.T) {
 		verifyCrashStore(t, path, acked)
 	}
 	t.Logf("%d runs, %d acknowledged records verified", runs, len(acked))
+}
+
+// parseAck reads a whole "ack <shard> <sequence> <data> $" line; a line the
+// kill cut short has no end marker and is not an acknowledgement.
+func parseAck(line string) (data string, at [2]string, ok bool) {
+	f := strings.Fields(line)
+	if len(f) != 5 || f[0] != "ack" || f[4] != lineEnd {
+		return "", at, false
+	}
+	return f[3], [2]string{f[1], f[2]}, true
+}
+
+func TestParseAckNeedsTheWholeLine(t *testing.T) {
+	line := "ack shardId-000000000001 49590000000000000000000000000000000000000000000000000017 3-1-22-7 $"
+	if data, at, ok := parseAck(line); !ok || data != "3-1-22-7" || at[0] != "shardId-000000000001" || at[1][len(at[1])-2:] != "17" {
+		t.Fatalf("parseAck(%q) = %q, %v, %v", line, data, at, ok)
+	}
+	for n := range len(line) - 1 { // every cut the kill can make
+		if _, _, ok := parseAck(line[:n]); ok {
+			t.Fatalf("parseAck accepted the cut line %q", line[:n])
+		}
+	}
 }
 
 func verifyCrashStore(t *testing.T, path string, acked map[string][2]string) {

@@ -3,14 +3,16 @@ package storage
 import (
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 
 	bolt "go.etcd.io/bbolt"
 )
 
 // Check runs bbolt's consistency check; tests call it at cleanup. It also
-// recounts every shard and compares with its stats entry, so it reads the
-// whole file: not for hot paths.
+// verifies every record's checksum and recounts every shard against its
+// stats entry, so it reads the whole file: not for hot paths. Damage it
+// finds wraps ErrCorrupt (a damaged record is a *DamageError).
 //
 // It runs in a write transaction that it rolls back, holding appends off
 // meanwhile: bbolt documents tx.Check in a read transaction as unsafe while
@@ -21,13 +23,18 @@ func (db *DB) Check() error {
 		return err
 	}
 	err := db.update(func(tx *bolt.Tx) error {
+		// bbolt's cursors and tx.Check follow page references blindly: a
+		// loop would run them out of memory. Check the structure first.
+		if err := walkFile(db.path); err != nil {
+			return err
+		}
 		// tx.Check runs in a goroutine of bbolt's where a fault on a corrupt
 		// page cannot be recovered. Walk everything here first, where it can.
 		if err := touchAll(tx, tx.Cursor()); err != nil {
 			return err
 		}
 		if err := db.checkStats(tx); err != nil {
-			return err
+			return corrupt(err)
 		}
 		var first error
 		for err := range tx.Check() { // drain: the checker goroutine sends them all
@@ -36,7 +43,7 @@ func (db *DB) Check() error {
 			}
 		}
 		if first != nil {
-			return fmt.Errorf("storage: bbolt check: %w", first)
+			return fmt.Errorf("storage: bbolt check: %w (%w)", first, ErrCorrupt)
 		}
 		return errRollback
 	})
@@ -48,10 +55,32 @@ func (db *DB) Check() error {
 
 var errRollback = errors.New("rollback")
 
+// walkFile runs walkPages on the file at path. Under a write transaction
+// the file holds exactly what the transaction sees: bbolt writes pages
+// with pwrite, never through its mapping.
+func walkFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = walkPages(f, false)
+	return err
+}
+
+// corrupt marks a finding of Check as damage.
+func corrupt(err error) error {
+	if errors.Is(err, ErrCorrupt) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", err, ErrCorrupt)
+}
+
 // checkStats verifies that every shard's stats entry matches its records.
 func (db *DB) checkStats(tx *bolt.Tx) error {
 	sys := tx.Bucket(bucketSystem)
-	if sys == nil || len(sys.Get(keySchema)) != 4 || beUint32(sys.Get(keySchema)) != schemaVersion {
+	if sys == nil || len(sys.Get(keySchema)) != 4 || (beUint32(sys.Get(keySchema)) != schemaVersion &&
+		!(db.legacy && beUint32(sys.Get(keySchema)) == schemaVersionV1)) {
 		return fmt.Errorf("storage: check: bad or missing schema version")
 	}
 	recs, stats := tx.Bucket(bucketRecords), tx.Bucket(bucketShardStats)
@@ -80,15 +109,15 @@ func (db *DB) checkStats(tx *bolt.Tx) error {
 				if v == nil {
 					return fmt.Errorf("nested bucket at %d", pos)
 				}
-				if err := storedValue(tx, v); err != nil {
-					return fmt.Errorf("at %d: %w", pos, err)
+				if err := db.storedRecord(tx, ref, k, v); err != nil {
+					return err
 				}
 				if _, err := valueArrival(v); err != nil {
-					return fmt.Errorf("at %d: %w", pos, err)
+					return badRecord(ref, k, err)
 				}
 				n, err := valuePayload(db.codec, v)
 				if err != nil {
-					return fmt.Errorf("at %d: %w", pos, err)
+					return badRecord(ref, k, err)
 				}
 				got.records++
 				got.bytes += n

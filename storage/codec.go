@@ -3,6 +3,7 @@ package storage
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 )
 
 // Codec turns a record's payload into the bytes kept on disk and back. It is
@@ -26,18 +27,53 @@ func (identityCodec) Open(sealed []byte) ([]byte, error) { return sealed, nil }
 
 // Record value layout. This is the only place it is defined.
 //
-//	[0:8]  arrival, Unix ms, big-endian int64. Left in clear so the trimmer
-//	       and SeekArrival can read it without unsealing the rest.
-//	[8:]   Codec.Seal(body), where body is
-//	         uvarint len(PartitionKey) | PartitionKey
-//	         1 byte len(ExplicitHashKey), 0 or 16 | ExplicitHashKey
-//	         Data
+//	[0]     valueTag, the format-2 mark
+//	[1:5]   CRC-32C (Castagnoli), big-endian, of [5:] followed by the
+//	        record's 8-byte key (its position): damage to the value, or a
+//	        value found under another key, fails it
+//	[5:13]  arrival, Unix ms, big-endian int64. Left in clear so the trimmer
+//	        and SeekArrival can read it without unsealing the rest.
+//	[13:]   Codec.Seal(body), where body is
+//	          uvarint len(PartitionKey) | PartitionKey
+//	          1 byte len(ExplicitHashKey), 0 or 16 | ExplicitHashKey
+//	          Data
+//
+// Format 1 (stores of schema version 1, before checksums) was [0:8] arrival,
+// [8:] sealed body. Its first byte is the top byte of an arrival, 0x00 (or
+// 0xFF before 1970), which valueTag is not, nor one bit away from: the
+// codec tells the two apart, so a store of version 1 opens and is upgraded
+// in place (upgrade.go), and a crash midway leaves values of both formats
+// that are still read right.
 const (
+	valueTag       = 0x96
+	crcLen         = 4
 	arrivalLen     = 8
+	headerLen      = 1 + crcLen + arrivalLen // format 2
+	v1HeaderLen    = arrivalLen
 	explicitKeyLen = 16
 )
 
 var errBadValue = fmt.Errorf("%w: malformed record value", ErrCorrupt)
+
+// DamageError is a stored record that fails its checksum or cannot be
+// decoded. It wraps ErrCorrupt.
+type DamageError struct {
+	Shard    ShardRef
+	Position uint64
+	Reason   string
+}
+
+func (e *DamageError) Error() string {
+	return fmt.Sprintf("record %s at position %d is damaged (%s)", e.Shard, e.Position, e.Reason)
+}
+
+// Unwrap returns ErrCorrupt.
+func (e *DamageError) Unwrap() error { return ErrCorrupt }
+
+// recordCRC is the checksum of a format-2 value v stored under key.
+func recordCRC(key, v []byte) uint32 {
+	return crc32.Update(crc32.Update(0, crcTable, v[1+crcLen:]), crcTable, key)
+}
 
 // encodeValue builds the stored value of r.
 func encodeValue(c Codec, r *Record) ([]byte, error) {
@@ -45,20 +81,26 @@ func encodeValue(c Codec, r *Record) ([]byte, error) {
 		return nil, fmt.Errorf("explicit hash key is %d bytes, want 0 or %d", n, explicitKeyLen)
 	}
 	bodyLen := binary.MaxVarintLen64 + len(r.PartitionKey) + 1 + len(r.ExplicitHashKey) + len(r.Data)
+	// Every value gets 8 bytes of spare capacity for the key the checksum
+	// covers: a key of its own would be one more allocation per record.
+	var v []byte
 	if _, ok := c.(identityCodec); ok {
-		// Build the body in place after the arrival: one allocation.
-		v := make([]byte, arrivalLen, arrivalLen+bodyLen)
-		binary.BigEndian.PutUint64(v, uint64(r.Arrival))
-		return appendBody(v, r), nil
+		// Build the body in place after the header: one allocation.
+		v = appendBody(make([]byte, headerLen, headerLen+bodyLen+8), r)
+	} else {
+		body := appendBody(make([]byte, 0, bodyLen), r)
+		sealed, err := c.Seal(body)
+		if err != nil {
+			return nil, fmt.Errorf("seal: %w", err)
+		}
+		v = make([]byte, headerLen+len(sealed), headerLen+len(sealed)+8)
+		copy(v[headerLen:], sealed)
 	}
-	body := appendBody(make([]byte, 0, bodyLen), r)
-	sealed, err := c.Seal(body)
-	if err != nil {
-		return nil, fmt.Errorf("seal: %w", err)
-	}
-	v := make([]byte, arrivalLen+len(sealed))
-	binary.BigEndian.PutUint64(v, uint64(r.Arrival))
-	copy(v[arrivalLen:], sealed)
+	v[0] = valueTag
+	binary.BigEndian.PutUint64(v[1+crcLen:], uint64(r.Arrival))
+	key := v[len(v) : len(v)+8]
+	binary.BigEndian.PutUint64(key, r.Position)
+	binary.BigEndian.PutUint32(v[1:], recordCRC(key, v))
 	return v, nil
 }
 
@@ -70,12 +112,44 @@ func appendBody(b []byte, r *Record) []byte {
 	return append(b, r.Data...)
 }
 
-// valueArrival reads the clear arrival prefix.
-func valueArrival(v []byte) (int64, error) {
-	if len(v) < arrivalLen {
-		return 0, errBadValue
+// isV1 reports whether v is a format-1 value (no checksum).
+func isV1(v []byte) bool { return len(v) > 0 && (v[0] == 0x00 || v[0] == 0xFF) }
+
+// checkValue verifies the value v stored under key k in shard ref: its
+// checksum, or for a format-1 value that the store may still hold one
+// (legacy). The error is a *DamageError naming the record.
+func checkValue(ref ShardRef, k, v []byte, legacy bool) error {
+	switch {
+	case len(v) >= headerLen && v[0] == valueTag:
+		if want, got := binary.BigEndian.Uint32(v[1:]), recordCRC(k, v); want != got {
+			return damage(ref, k, fmt.Sprintf("checksum %08x, stored %08x", got, want))
+		}
+		return nil
+	case legacy && isV1(v) && len(v) >= v1HeaderLen:
+		return nil
+	case isV1(v):
+		return damage(ref, k, "a value without a checksum in a store that has none")
 	}
-	return int64(binary.BigEndian.Uint64(v)), nil
+	return damage(ref, k, "not a record value")
+}
+
+func damage(ref ShardRef, k []byte, reason string) *DamageError {
+	var pos uint64
+	if len(k) == 8 {
+		pos = binary.BigEndian.Uint64(k)
+	}
+	return &DamageError{Shard: ref, Position: pos, Reason: reason}
+}
+
+// valueArrival reads the clear arrival.
+func valueArrival(v []byte) (int64, error) {
+	switch {
+	case len(v) >= headerLen && v[0] == valueTag:
+		return int64(binary.BigEndian.Uint64(v[1+crcLen:])), nil
+	case len(v) >= v1HeaderLen && isV1(v):
+		return int64(binary.BigEndian.Uint64(v)), nil
+	}
+	return 0, errBadValue
 }
 
 // bodyParts splits an unsealed body. The returned slices alias body.
@@ -100,13 +174,19 @@ func bodyParts(body []byte) (pk, ehk, data []byte, err error) {
 // openBody unseals the part of v after the arrival. With the identity codec
 // the result aliases v (and so the bbolt page).
 func openBody(c Codec, v []byte) ([]byte, error) {
-	if len(v) < arrivalLen {
+	var sealed []byte
+	switch {
+	case len(v) >= headerLen && v[0] == valueTag:
+		sealed = v[headerLen:]
+	case len(v) >= v1HeaderLen && isV1(v):
+		sealed = v[v1HeaderLen:]
+	default:
 		return nil, errBadValue
 	}
 	if _, ok := c.(identityCodec); ok {
-		return v[arrivalLen:], nil
+		return sealed, nil
 	}
-	body, err := c.Open(v[arrivalLen:])
+	body, err := c.Open(sealed)
 	if err != nil {
 		return nil, fmt.Errorf("open sealed record: %w", err)
 	}

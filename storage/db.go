@@ -39,7 +39,12 @@ var (
 	keySchema        = []byte("schema")
 )
 
-const schemaVersion = 1
+// schemaVersion 2 stores every record with a checksum (codec.go); a store
+// of version 1 is upgraded when opened.
+const (
+	schemaVersion   = 2
+	schemaVersionV1 = 1
+)
 
 // SyncMode says when a commit reaches the disk.
 type SyncMode int
@@ -143,6 +148,9 @@ type DB struct {
 	codec    Codec
 	maxBatch int
 	bolt     *bolt.DB
+	// legacy: the store may still hold format-1 values (no checksum), until
+	// Open has upgraded them. Set during Open only.
+	legacy bool
 
 	// The group-commit queue: Append pushes, the committer goroutine pops.
 	mu      sync.Mutex
@@ -189,8 +197,9 @@ type testHooks struct {
 
 // Open opens or creates the store at path. The parent directory must exist.
 // Errors name the path and wrap ErrLocked, ErrCorrupt or ErrSchema where
-// they apply. An existing zero-length file is initialised as a new store
-// (that is all a crash during creation can leave; there is nothing to lose).
+// they apply. A new store appears whole or not at all (create.go); an
+// existing zero-length file, or a bbolt file without buckets, is
+// initialised as a new store (there is nothing in it to lose).
 func Open(path string, opts Options) (*DB, error) {
 	if opts.LockTimeout == 0 {
 		opts.LockTimeout = defaultLockTimeout
@@ -241,7 +250,7 @@ func Open(path string, opts Options) (*DB, error) {
 			f.Close()
 			return nil, err
 		}
-		if err := precheckFile(f); err != nil {
+		if err := precheckOpen(f); err != nil {
 			f.Close()
 			return nil, err
 		}
@@ -249,6 +258,9 @@ func Open(path string, opts Options) (*DB, error) {
 		return f, nil
 	}
 
+	if err := createStore(path, bopts); err != nil {
+		return nil, openError(path, err)
+	}
 	bdb, err := openBolt(path, bopts, &file)
 	if err != nil {
 		return nil, openError(path, err)
@@ -297,6 +309,12 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	go db.checkpointer()
 	go db.run()
+	if db.legacy {
+		if err := db.upgrade(); err != nil {
+			db.Close()
+			return nil, openError(path, fmt.Errorf("add checksums to the records of a version %d store: %w", schemaVersionV1, err))
+		}
+	}
 	return db, nil
 }
 
@@ -367,7 +385,9 @@ func (db *DB) initSchema() error {
 		if len(v) != 4 {
 			return fmt.Errorf("%w: no schema version in the %q bucket", ErrCorrupt, bucketSystem)
 		}
-		if ver := beUint32(v); ver != schemaVersion {
+		if ver := beUint32(v); ver == schemaVersionV1 {
+			db.legacy = true
+		} else if ver != schemaVersion {
 			return fmt.Errorf("%w: file has version %d, this build reads %d", ErrSchema, ver, schemaVersion)
 		}
 		// A store is created whole in one transaction, so a missing bucket
@@ -382,21 +402,7 @@ func (db *DB) initSchema() error {
 	if err != nil || !need {
 		return err
 	}
-	return db.update(func(tx *bolt.Tx) error {
-		sys, err := tx.CreateBucket(bucketSystem)
-		if err != nil {
-			return err
-		}
-		if err := sys.Put(keySchema, be32(schemaVersion)); err != nil {
-			return err
-		}
-		for _, name := range [][]byte{bucketRecords, bucketShardStats, bucketMeta} {
-			if _, err := tx.CreateBucket(name); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return db.update(createSchema)
 }
 
 // Close stops the committer after pending appends and closes the file.

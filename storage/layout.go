@@ -2,6 +2,7 @@ package storage
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -120,4 +121,23 @@ func storedValue(tx *bolt.Tx, v []byte) error {
 		runtime.KeepAlive(v[len(v)-1])
 	}
 	return nil
+}
+
+// storedRecord vets a record value read from a page (storedValue), then
+// checks it against its key (checkValue).
+func (db *DB) storedRecord(tx *bolt.Tx, ref ShardRef, k, v []byte) error {
+	if err := storedValue(tx, v); err != nil {
+		return err
+	}
+	return checkValue(ref, k, v, db.legacy)
+}
+
+// badRecord names the record in an error from decoding a value that passed
+// its checksum (a codec that refuses it, or a bug).
+func badRecord(ref ShardRef, k []byte, err error) error {
+	reason := err.Error()
+	if errors.Is(err, errBadValue) {
+		reason = "malformed value"
+	}
+	return damage(ref, k, reason)
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// lockFile takes the exclusive flock bbolt would take, so that precheckFile
+// lockFile takes the exclusive flock bbolt would take, so that precheckOpen
 // reads a file no other process is writing. bbolt's own flock on the same
 // descriptor then succeeds at once (flock locks belong to the open file).
 func lockFile(f *os.File, timeout time.Duration) error {

@@ -8,5 +8,5 @@ import (
 )
 
 // lockFile leaves locking to bbolt (its Timeout option) where flock(2) is
-// not available; precheckFile then reads the file unlocked.
+// not available; precheckOpen then reads the file unlocked.
 func lockFile(*os.File, time.Duration) error { return nil }

@@ -13,7 +13,7 @@ import (
 
 // bbolt trusts its file: a garbage freelist count makes it allocate without
 // bound (a fatal out-of-memory, which recover cannot catch) and a truncated
-// file makes it touch pages past the end of the mapping. precheckFile reads
+// file makes it touch pages past the end of the mapping. precheck reads
 // the few fields bbolt trusts at open (meta pages, freelist and root page
 // headers) and refuses the file before bbolt sees it. It mirrors bbolt's
 // on-disk format (go.etcd.io/bbolt/internal/common, format version 2), which
@@ -72,17 +72,20 @@ func readAtFull(f *os.File, n int, off uint64) ([]byte, error) {
 	return b, nil
 }
 
-// precheckFile returns nil for an empty file (bbolt makes it a new store) or
-// one whose open-time structures are sane, else an error wrapping ErrCorrupt
-// (or an I/O error).
-func precheckFile(f *os.File) error {
+var errEmptyFile = fmt.Errorf("%w: the file is empty", ErrCorrupt)
+
+// precheck returns the meta bbolt will use if the file's open-time
+// structures are sane, else an error wrapping ErrCorrupt (or an I/O error);
+// an empty file gives errEmptyFile.
+func precheck(f *os.File) (boltMeta, error) {
+	var m boltMeta
 	st, err := f.Stat()
 	if err != nil {
-		return err
+		return m, err
 	}
 	size := uint64(st.Size())
 	if size == 0 {
-		return nil
+		return m, errEmptyFile
 	}
 	corrupt := func(format string, a ...any) error {
 		return fmt.Errorf("%w: %s", ErrCorrupt, fmt.Sprintf(format, a...))
@@ -110,22 +113,21 @@ func precheckFile(f *os.File) error {
 			}
 		}
 		if ps == 0 {
-			return fmt.Errorf("%w: not a bbolt file (%w)", ErrCorrupt, err0)
+			return m, fmt.Errorf("%w: not a bbolt file (%w)", ErrCorrupt, err0)
 		}
 	}
 	if ps < 512 || ps > 1<<24 || ps&(ps-1) != 0 {
-		return corrupt("implausible page size %d", ps)
+		return m, corrupt("implausible page size %d", ps)
 	}
 	if size < 2*ps {
-		return corrupt("file is %d bytes, shorter than its two meta pages", size)
+		return m, corrupt("file is %d bytes, shorter than its two meta pages", size)
 	}
 	m0, err0 = metaAt(0)
 	m1, err1 := metaAt(ps)
 	// bbolt uses the valid meta with the highest transaction id.
-	var m boltMeta
 	switch {
 	case err0 != nil && err1 != nil:
-		return fmt.Errorf("%w: both meta pages are invalid (%w)", ErrCorrupt, err0)
+		return m, fmt.Errorf("%w: both meta pages are invalid (%w)", ErrCorrupt, err0)
 	case err0 != nil:
 		m = m1
 	case err1 != nil:
@@ -136,46 +138,46 @@ func precheckFile(f *os.File) error {
 		m = m0
 	}
 	if m.pageSize != ps {
-		return corrupt("meta page size %d differs from %d", m.pageSize, ps)
+		return m, corrupt("meta page size %d differs from %d", m.pageSize, ps)
 	}
 	if m.pgid > size/ps {
-		return corrupt("file is truncated: %d bytes, its meta page needs %d pages of %d", size, m.pgid, ps)
+		return m, corrupt("file is truncated: %d bytes, its meta page needs %d pages of %d", size, m.pgid, ps)
 	}
 	if m.root < 2 || m.root >= m.pgid {
-		return corrupt("root page %d out of range", m.root)
+		return m, corrupt("root page %d out of range", m.root)
 	}
 	hdr, err := readAtFull(f, boltPageHeaderSize+8, m.root*ps)
 	if err != nil {
-		return err
+		return m, err
 	}
 	ne := binary.NativeEndian
 	if id, flags := ne.Uint64(hdr), ne.Uint16(hdr[8:]); id != m.root || (flags != boltBranchFlag && flags != boltLeafFlag) {
-		return corrupt("root page %d has a bad header", m.root)
+		return m, corrupt("root page %d has a bad header", m.root)
 	}
 	if m.freelist == boltNoFreelist {
-		return nil
+		return m, nil
 	}
 	if m.freelist < 2 || m.freelist >= m.pgid {
-		return corrupt("freelist page %d out of range", m.freelist)
+		return m, corrupt("freelist page %d out of range", m.freelist)
 	}
 	hdr, err = readAtFull(f, boltPageHeaderSize+8, m.freelist*ps)
 	if err != nil {
-		return err
+		return m, err
 	}
 	id, flags := ne.Uint64(hdr), ne.Uint16(hdr[8:])
 	count, overflow := uint64(ne.Uint16(hdr[10:])), uint64(ne.Uint32(hdr[12:]))
 	if id != m.freelist || flags != boltFreelistFlag {
-		return corrupt("freelist page %d has a bad header", m.freelist)
+		return m, corrupt("freelist page %d has a bad header", m.freelist)
 	}
 	if overflow >= m.pgid-m.freelist {
-		return corrupt("freelist page %d overflows the file", m.freelist)
+		return m, corrupt("freelist page %d overflows the file", m.freelist)
 	}
 	idx := uint64(0)
 	if count == 0xFFFF { // the real count is in the first element
 		idx, count = 1, ne.Uint64(hdr[boltPageHeaderSize:])
 	}
 	if avail := ((overflow+1)*ps - boltPageHeaderSize) / 8; count > avail || idx+count > avail {
-		return corrupt("freelist count %d does not fit its pages", count)
+		return m, corrupt("freelist count %d does not fit its pages", count)
 	}
-	return nil
+	return m, nil
 }

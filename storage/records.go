@@ -51,20 +51,20 @@ func (db *DB) Read(s ShardRef, from uint64, maxRecords, maxBytes int) ([]Record,
 					done = true
 					return nil
 				}
-				if err := storedValue(tx, v); err != nil {
+				if err := db.storedRecord(tx, s, k, v); err != nil {
 					return err
 				}
 				arrival, err := valueArrival(v)
 				if err != nil {
-					return err
+					return badRecord(s, k, err)
 				}
 				body, err := openBody(db.codec, v)
 				if err != nil {
-					return err
+					return badRecord(s, k, err)
 				}
 				pk, ehk, data, err := bodyParts(body)
 				if err != nil {
-					return err
+					return badRecord(s, k, err)
 				}
 				size := int64(len(pk) + len(data))
 				if full(size) {
@@ -164,11 +164,11 @@ func (db *DB) Head(s ShardRef) (Record, bool, error) {
 		if err != nil {
 			return err
 		}
-		if err := storedValue(tx, v); err != nil {
+		if err := db.storedRecord(tx, s, k, v); err != nil {
 			return err
 		}
 		if r, err = decodeValue(db.codec, pos, v); err != nil {
-			return err
+			return badRecord(s, k, err)
 		}
 		ok = true
 		return nil
@@ -213,8 +213,14 @@ func (db *DB) SeekArrival(s ShardRef, ms int64) (pos uint64, ok bool, err error)
 			if err != nil {
 				return 0, 0, err
 			}
+			if err := db.storedRecord(tx, s, k, v); err != nil {
+				return 0, 0, err
+			}
 			a, err := valueArrival(v)
-			return p, a, err
+			if err != nil {
+				return 0, 0, badRecord(s, k, err)
+			}
+			return p, a, nil
 		}
 		lk, lv := c.Last()
 		if lk == nil {
@@ -281,7 +287,9 @@ func (db *DB) Stats(s ShardRef) (records, bytes int64, err error) {
 
 // TrimBefore deletes records from the head with Arrival < ms, at most max in
 // one transaction (max <= 0: no limit); more reports that further expired
-// records remain. The stats entry changes in the same transaction.
+// records may remain. The stats entry changes in the same transaction. A
+// damaged record stops it: records before it are deleted (more is set),
+// and a call that starts at it returns its *DamageError.
 func (db *DB) TrimBefore(s ShardRef, ms int64, max int) (deleted, deletedBytes int64, more bool, err error) {
 	// Expired records still in a memtable (a shard idle since they came, or
 	// a test's clock) are checkpointed first: trimming happens in bbolt only.
@@ -296,6 +304,9 @@ func (db *DB) TrimBefore(s ShardRef, ms int64, max int) (deleted, deletedBytes i
 	err = db.view(func(tx *bolt.Tx) error {
 		if b := shardBucket(tx, s); b != nil {
 			if k, v := b.Cursor().First(); k != nil {
+				if err := db.storedRecord(tx, s, k, v); err != nil {
+					return err
+				}
 				a, err := valueArrival(v)
 				expired = a < ms
 				return err
@@ -319,9 +330,18 @@ func (db *DB) TrimBefore(s ShardRef, ms int64, max int) (deleted, deletedBytes i
 		// Re-seek First after each Delete: Next after Cursor.Delete can skip
 		// a key (etcd-io/bbolt#146).
 		for k, v := c.First(); k != nil; k, v = c.First() {
+			// A damaged record's arrival and size cannot be trusted: stop
+			// before it, keeping what was trimmed; the next call reports it.
+			if err := db.storedRecord(tx, s, k, v); err != nil {
+				if deleted == 0 {
+					return err
+				}
+				more = true
+				break
+			}
 			a, err := valueArrival(v)
 			if err != nil {
-				return err
+				return badRecord(s, k, err)
 			}
 			if a >= ms {
 				break
@@ -330,12 +350,9 @@ func (db *DB) TrimBefore(s ShardRef, ms int64, max int) (deleted, deletedBytes i
 				more = true
 				break
 			}
-			if err := storedValue(tx, v); err != nil {
-				return err
-			}
 			n, err := valuePayload(db.codec, v)
 			if err != nil {
-				return err
+				return badRecord(s, k, err)
 			}
 			if err := c.Delete(); err != nil {
 				return err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -84,8 +85,11 @@ func TestValueLayout(t *testing.T) {
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte("records")).Bucket([]byte("s")).Bucket([]byte{1, 2, 3, 4})
 		v := b.Get([]byte{0, 0, 0, 0, 0, 0, 0x0A, 0x0B})
-		want := append([]byte{0, 0, 0, 0x11, 0x22, 0x33, 0x44, 0x55, 2, 'p', 'k', 16}, ehk...)
-		want = append(want, "data"...)
+		rest := append([]byte{0, 0, 0, 0x11, 0x22, 0x33, 0x44, 0x55, 2, 'p', 'k', 16}, ehk...)
+		rest = append(rest, "data"...)
+		// The checksum covers everything after it, then the key (the position).
+		crc := crc32.Checksum(append(append([]byte(nil), rest...), 0, 0, 0, 0, 0, 0, 0x0A, 0x0B), crc32.MakeTable(crc32.Castagnoli))
+		want := append(binary.BigEndian.AppendUint32([]byte{0x96}, crc), rest...)
 		if !bytes.Equal(v, want) {
 			t.Errorf("value = %x\nwant   %x", v, want)
 		}
@@ -468,7 +472,7 @@ func TestCodec(t *testing.T) {
 	checkpointNow(t, db)
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		v := shardBucket(tx, s).Get(posKey(1))
-		if binary.BigEndian.Uint64(v) != uint64(recs[1].Arrival) || v[8] != 0x5A {
+		if binary.BigEndian.Uint64(v[headerLen-arrivalLen:]) != uint64(recs[1].Arrival) || v[headerLen] != 0x5A {
 			t.Errorf("stored value %x is not arrival + sealed body", v)
 		}
 		if bytes.Contains(v, []byte(recs[1].PartitionKey)) {
