@@ -312,7 +312,10 @@ func tearNewestSegment(t *testing.T, path string) {
 	// bytes a recycled file held before, not for a torn write.
 	salt, ok := parseSegmentHeader(data, seg)
 	if !ok {
-		t.Fatalf("segment %d has no valid header", seg)
+		// The kill landed between creating the segment and its header
+		// reaching it: a crash state of its own, with no frame to tear.
+		t.Logf("segment %d has no header yet (%d bytes); left as the kill left it", seg, len(data))
+		return
 	}
 	frame := appendFrame(nil, seg, salt, []*appendReq{{items: []encodedAppend{it}}})
 	f, err := os.OpenFile(segmentPath(path, seg), os.O_WRONLY|os.O_APPEND, 0)
