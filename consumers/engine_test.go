@@ -49,11 +49,13 @@ type lineageLog struct {
 }
 
 func (l *lineageLog) Process(shardID string, records []engine.Record) error {
+	// One lock around both: otherwise a test can see a batch in the
+	// collector before it is in first/last, and report a child as unread.
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if err := l.c.Process(shardID, records); err != nil {
 		return err
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.n++
 	if _, ok := l.first[shardID]; !ok {
 		l.first[shardID] = l.n
