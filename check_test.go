@@ -42,7 +42,7 @@ func TestCheckCommand(t *testing.T) {
 	}
 
 	out, err := runCheck(t, path)
-	if err != nil || !strings.Contains(out, "300 in 1 shards") || !strings.Contains(out, "every checksum matches") || !strings.Contains(out, "result   ok") {
+	if err != nil || !strings.Contains(out, "300 in 1 shard of 1 stream") || !strings.Contains(out, "every checksum matches") || !strings.Contains(out, "result   ok") {
 		t.Fatalf("check of a sound store: %v\n%s", err, out)
 	}
 
@@ -56,7 +56,7 @@ func TestCheckCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, err = runCheck(t, path)
-	if err == nil || !strings.Contains(err.Error(), "1 problems found") {
+	if err == nil || !strings.Contains(err.Error(), "1 problem found") {
 		t.Fatalf("check of a damaged store = %v, want an error (a non-zero exit)\n%s", err, out)
 	}
 	if !strings.Contains(out, "DAMAGE   record s/3 at position 217 is damaged") || !strings.Contains(out, "result   damaged") {

@@ -193,7 +193,7 @@ use by another shardscope.`,
 			}
 			printCheckReport(cmd.OutOrStdout(), rep)
 			if rep.Damage() {
-				return fmt.Errorf("%s is damaged: %d problems found", path, len(rep.Problems)+rep.Unlisted())
+				return fmt.Errorf("%s is damaged: %s found", path, count(len(rep.Problems)+rep.Unlisted(), "problem"))
 			}
 			return nil
 		},
@@ -202,11 +202,19 @@ use by another shardscope.`,
 	return cmd
 }
 
+// count says "1 shard", "2 shards".
+func count[N int | int64](n N, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
+}
+
 func printCheckReport(w io.Writer, r *storage.StoreReport) {
 	fmt.Fprintf(w, "store    %s\n", r.Path)
 	if r.Pages > 0 {
 		fmt.Fprintf(w, "file     schema version %d, %d pages of %d KiB in its tree\n", r.Version, r.Pages, r.PageSize>>10)
-		line := fmt.Sprintf("records  %d in %d shards of %d streams, %d bytes of payload", r.Records, r.Shards, r.Streams, r.Bytes)
+		line := fmt.Sprintf("records  %d in %s of %s, %d bytes of payload", r.Records, count(r.Shards, "shard"), count(r.Streams, "stream"), r.Bytes)
 		switch {
 		case r.Unchecked > 0:
 			line += fmt.Sprintf("; %d written before checksums (the next open adds them)", r.Unchecked)
@@ -338,8 +346,8 @@ A store whose log is intact is left as it is.`,
 				if s.Damage == "" {
 					continue
 				}
-				fmt.Fprintf(out, "%s: %s; kept %d records in %d frames, lost %d records in %d frames",
-					s.Name, s.Damage, s.Records, s.Frames, s.LostRecords, s.LostFrames)
+				fmt.Fprintf(out, "%s: %s; kept %s in %s, lost %s in %s",
+					s.Name, s.Damage, count(s.Records, "record"), count(s.Frames, "frame"), count(s.LostRecords, "record"), count(s.LostFrames, "frame"))
 				if s.LostUncounted > 0 {
 					fmt.Fprintf(out, " (%d damaged stretches could not be counted)", s.LostUncounted)
 				}
@@ -348,7 +356,7 @@ A store whose log is intact is left as it is.`,
 				lost += s.LostRecords
 				uncounted += s.LostUncounted
 			}
-			fmt.Fprintf(out, "repaired: %d records kept, %d records lost", kept, lost)
+			fmt.Fprintf(out, "repaired: %s kept, %s lost", count(kept, "record"), count(lost, "record"))
 			if uncounted > 0 {
 				fmt.Fprintf(out, ", and %d damaged stretches whose records could not be counted", uncounted)
 			}
