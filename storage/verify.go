@@ -1,7 +1,6 @@
 package storage
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -98,7 +97,7 @@ func CheckStore(path string, lockTimeout time.Duration) (rep *StoreReport, err e
 		return rep, nil
 	}
 	defer bdb.Close()
-	if _, err := rep.checkBolt(bdb); err != nil {
+	if err := rep.checkBolt(bdb); err != nil {
 		rep.problem("%v", err)
 		return rep, nil
 	}
@@ -106,9 +105,9 @@ func CheckStore(path string, lockTimeout time.Duration) (rep *StoreReport, err e
 	return rep, nil
 }
 
-// checkBolt fills the report from the bbolt file and returns the last
-// checkpointed log segment. An error is damage that stopped the walk.
-func (r *StoreReport) checkBolt(bdb *bolt.DB) (done uint64, err error) {
+// checkBolt fills the report from the bbolt file. An error is damage that
+// stopped the walk.
+func (r *StoreReport) checkBolt(bdb *bolt.DB) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer recoverCorrupt(&err)
 	err = bdb.View(func(tx *bolt.Tx) error {
@@ -125,12 +124,7 @@ func (r *StoreReport) checkBolt(bdb *bolt.DB) (done uint64, err error) {
 		if r.Version != schemaVersion && r.Version != schemaVersionV1 {
 			return fmt.Errorf("%w: schema version %d", ErrCorrupt, r.Version)
 		}
-		if v := sys.Get(keyWALCheckpoint); v != nil {
-			if len(v) != 8 {
-				return fmt.Errorf("%w: checkpoint entry of %d bytes", ErrCorrupt, len(v))
-			}
-			done = binary.BigEndian.Uint64(v)
-		}
+		// The log's checkpoint entry is read and checked by checkLog.
 		recs := tx.Bucket(bucketRecords)
 		if recs == nil || tx.Bucket(bucketShardStats) == nil || tx.Bucket(bucketMeta) == nil {
 			return fmt.Errorf("%w: a top-level bucket is missing", ErrCorrupt)
@@ -188,7 +182,7 @@ func (r *StoreReport) checkBolt(bdb *bolt.DB) (done uint64, err error) {
 		}
 		return nil
 	})
-	return done, err
+	return err
 }
 
 // checkLog verifies the write-ahead log beside the store exactly as Open
@@ -197,7 +191,9 @@ func (r *StoreReport) checkBolt(bdb *bolt.DB) (done uint64, err error) {
 func (r *StoreReport) checkLog(bdb *bolt.DB, path string) {
 	db := &DB{path: path, bolt: bdb, codec: identityCodec{}}
 	rep, _, err := db.inspectLog(false)
-	if err != nil && !errors.Is(err, ErrCorrupt) {
+	if err != nil && !rep.Damaged() {
+		// Not a damaged segment (those are listed below): a bad checkpoint
+		// entry, or a log that could not be read.
 		r.problem("write-ahead log: %v", err)
 	}
 	for _, sr := range rep.Segments {
