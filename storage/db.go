@@ -177,8 +177,13 @@ type DB struct {
 	ckptKick    chan struct{} // retry now (Close)
 	ckptRetry   time.Duration
 	ckptStopped chan struct{}
-	rec         *fsRecorder
-	runErr      error // from the final checkpoint at Close
+	// spareMu guards the spare segment file and prepared, the header the
+	// checkpointer already wrote (and synced) into it for the segment the
+	// next rotation will create (wal.go, prepareSpare).
+	spareMu  sync.Mutex
+	prepared preparedSpare
+	rec      *fsRecorder
+	runErr   error // from the final checkpoint at Close
 
 	closeOnce sync.Once
 	closeErr  error

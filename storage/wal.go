@@ -47,8 +47,8 @@ import (
 //	         uvarint len(stream) | stream | uvarint shard | uvarint n |
 //	         n × (8-byte position | uvarint len(value) | value)
 //
-// The salt is random, drawn when the segment is created and written (and
-// synced) in its file header before any frame. A frame belongs to the
+// The salt is random, drawn for each segment and written (and synced) in
+// its file header before any frame. A frame belongs to the
 // segment only if its number and salt match the file header and its CRC
 // checks out, so bytes left in a recycled file, or record data shaped like a
 // frame (a client cannot know the salt), never replay.
@@ -65,7 +65,10 @@ import (
 // Checkpointed segment files are recycled: renamed to "<store>.wal.spare"
 // and renamed again into place at the next rotation. Writing over blocks
 // the file already has spares fdatasync the inode update that growing a
-// file needs, about halving its latency here.
+// file needs, about halving its latency here. The checkpointer also writes
+// and syncs the next segment's header into the spare beforehand
+// (prepareSpare), so a rotation on the commit path is a rename and a
+// directory sync.
 
 const (
 	segHeaderLen = 32
@@ -580,10 +583,10 @@ func (db *DB) createSegment(seg uint64) (_ *walSegment, err error) {
 	if _, err := os.Lstat(path); err == nil {
 		return nil, fmt.Errorf("storage: create write-ahead log: %s exists", path)
 	}
-	salt, err := newSalt()
-	if err != nil {
-		return nil, fmt.Errorf("storage: create write-ahead log: %w", err)
-	}
+	db.spareMu.Lock()
+	defer db.spareMu.Unlock()
+	prep := db.prepared
+	db.prepared = preparedSpare{}
 	// A recycled file if there is one, else a new one.
 	recycled := false
 	if st, err := os.Lstat(sparePath(db.path)); err == nil && st.Mode().IsRegular() {
@@ -603,7 +606,6 @@ func (db *DB) createSegment(seg uint64) (_ *walSegment, err error) {
 	if !recycled {
 		db.rec.create(path)
 	}
-	w := &walSegment{seg: seg, salt: salt, path: path, file: f, off: segHeaderLen, rec: db.rec}
 	defer func() {
 		if err != nil {
 			f.Close()
@@ -612,22 +614,80 @@ func (db *DB) createSegment(seg uint64) (_ *walSegment, err error) {
 			err = fmt.Errorf("storage: create write-ahead log: %w", err)
 		}
 	}()
-	h := segmentHeader(seg, salt)
-	if _, err := f.WriteAt(h, 0); err != nil {
-		return nil, err
-	}
-	db.rec.write(path, 0, h)
-	if db.sync == SyncAlways {
-		if err := fdatasync(f); err != nil {
+	salt := prep.salt
+	if !recycled || !prep.ok || prep.seg != seg {
+		// Nothing prepared for this number: write and sync the header now,
+		// on the commit path.
+		if salt, err = newSalt(); err != nil {
 			return nil, err
 		}
-		db.rec.sync(path)
+		if err := db.writeSegmentHeader(f, path, seg, salt); err != nil {
+			return nil, err
+		}
+	}
+	if db.sync == SyncAlways {
 		if err := syncDir(filepath.Dir(db.path)); err != nil {
 			return nil, err
 		}
 		db.rec.syncDir(filepath.Dir(db.path))
 	}
-	return w, nil
+	return &walSegment{seg: seg, salt: salt, path: path, file: f, off: segHeaderLen, rec: db.rec}, nil
+}
+
+// writeSegmentHeader writes the file header of segment seg into f (at
+// path) and, under SyncAlways, makes it durable.
+func (db *DB) writeSegmentHeader(f *os.File, path string, seg, salt uint64) error {
+	h := segmentHeader(seg, salt)
+	if _, err := f.WriteAt(h, 0); err != nil {
+		return err
+	}
+	db.rec.write(path, 0, h)
+	if db.sync == SyncAlways {
+		if err := fdatasync(f); err != nil {
+			return err
+		}
+		db.rec.sync(path)
+	}
+	return nil
+}
+
+// preparedSpare is a segment header already written and synced into the
+// spare file.
+type preparedSpare struct {
+	ok        bool
+	seg, salt uint64
+}
+
+// prepareSpare (checkpointer) writes into the spare file the header of the
+// segment the next rotation will create, so that rotation costs a rename
+// and a directory sync instead of a header write and an fdatasync more on
+// the commit path (one per rotateBytes of records). The header alone never
+// replays: the file keeps its spare name until that rotation, and a
+// rotation that finds a different number (or nothing prepared) writes the
+// header itself.
+func (db *DB) prepareSpare() {
+	db.memMu.RLock()
+	next := db.mem[len(db.mem)-1].seg + 1
+	db.memMu.RUnlock()
+	db.spareMu.Lock()
+	defer db.spareMu.Unlock()
+	if db.prepared.ok && db.prepared.seg == next {
+		return
+	}
+	db.prepared = preparedSpare{}
+	path := sparePath(db.path)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return // no spare (it could not be kept): rotation makes a file
+	}
+	defer f.Close()
+	salt, err := newSalt()
+	if err != nil {
+		return
+	}
+	if db.writeSegmentHeader(f, path, next, salt) == nil {
+		db.prepared = preparedSpare{ok: true, seg: next, salt: salt}
+	}
 }
 
 func syncDir(dir string) error {
@@ -686,9 +746,12 @@ func (db *DB) checkpointer() {
 			// Keep the file for the next rotation (replacing an older
 			// spare); failing that, the next Open deletes it. Done before
 			// anyone hears of the checkpoint, so no one sees it move.
+			db.spareMu.Lock()
 			if os.Rename(segmentPath(db.path, m.seg), sparePath(db.path)) == nil {
 				db.rec.rename(segmentPath(db.path, m.seg), sparePath(db.path))
+				db.prepared = preparedSpare{}
 			}
+			db.spareMu.Unlock()
 		}
 
 		db.memMu.Lock()
@@ -713,6 +776,7 @@ func (db *DB) checkpointer() {
 		db.mem = db.mem[1:]
 		db.memCond.Broadcast()
 		db.memMu.Unlock()
+		db.prepareSpare()
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -384,4 +385,114 @@ func TestRemoveTakesTheLogWithIt(t *testing.T) {
 	if err := Remove(filepath.Join(t.TempDir(), "never.db")); err != nil {
 		t.Fatalf("Remove of nothing = %v", err)
 	}
+}
+
+// Once a checkpoint has recycled a segment, the checkpointer writes the
+// next segment's header into the spare and syncs it, so the rotation on
+// the commit path neither writes nor syncs the new segment before its
+// first frame: it renames the spare and syncs the directory.
+func TestRotationUsesThePreparedSpare(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	rec := newRecording(path)
+	db, err := Open(path, Options{Sync: SyncAlways, rotateBytes: 2048, recorder: rec.recorder()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := ShardRef{"p", 0}
+	n := 0
+	// Append until some rotation found its header prepared; each append is
+	// one commit, so checkpoints (and preparations) run between rotations.
+	prepared := 0
+	deadline := time.Now().Add(20 * time.Second)
+	for prepared == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no rotation used a prepared spare in %d appends", n)
+		}
+		mustAppend(t, db, Append{Shard: s, Records: testRecords(0, uint64(n), 5)})
+		n += 5
+		prepared, _ = rotationsByKind(rec.snapshot(), path)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openAt(t, path, Options{})
+	if got := readAll(t, db, s); len(got) != n {
+		t.Fatalf("read %d records, want %d", len(got), n)
+	}
+}
+
+// rotationsByKind counts the renames of the spare into a segment that were
+// followed by no header write before the segment's first frame (prepared),
+// and those that wrote one (unprepared).
+func rotationsByKind(ops []fsOp, store string) (prepared, unprepared int) {
+	for i, op := range ops {
+		if op.kind != opRename || op.path != sparePath(store) {
+			continue
+		}
+		wroteHeader := false
+		for _, later := range ops[i+1:] {
+			if later.path != op.to {
+				continue
+			}
+			if later.kind == opWrite && later.off == 0 {
+				wroteHeader = true
+			}
+			if later.kind == opWrite && later.off > 0 || later.kind != opWrite && later.kind != opSync {
+				break
+			}
+		}
+		if wroteHeader {
+			unprepared++
+		} else {
+			prepared++
+		}
+	}
+	return prepared, unprepared
+}
+
+// A header prepared for another number than the rotation's (the committer
+// rotated first) is not used: the rotation writes its own, and every record
+// reads back after a crash.
+func TestRotationIgnoresAStalePreparedSpare(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	rec := newRecording(path)
+	db, err := Open(path, Options{Sync: SyncAlways, rotateBytes: 2048, recorder: rec.recorder()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := ShardRef{"q", 0}
+	n := 0
+	for i := 0; i < 100; i++ {
+		mustAppend(t, db, Append{Shard: s, Records: testRecords(0, uint64(n), 5)})
+		n += 5
+	}
+	checkpointNow(t, db)
+	// Wait for the checkpointer's preparation, then make it stale.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		db.spareMu.Lock()
+		if db.prepared.ok {
+			db.prepared.seg += 1000
+			db.spareMu.Unlock()
+			break
+		}
+		db.spareMu.Unlock()
+		if time.Now().After(deadline) {
+			t.Fatal("the checkpointer prepared no spare")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	waiting, release := holdCheckpoints(t, db)
+	_, before := rotationsByKind(rec.snapshot(), path)
+	for waiting() == 0 {
+		mustAppend(t, db, Append{Shard: s, Records: testRecords(0, uint64(n), 5)})
+		n += 5
+	}
+	if _, after := rotationsByKind(rec.snapshot(), path); after <= before {
+		t.Fatalf("the rotation after a stale preparation wrote no header (%d, then %d)", before, after)
+	}
+	img := crashImage(t, db)
+	release()
+	checkImage(t, img, map[ShardRef]int{s: n})
 }
