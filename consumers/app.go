@@ -107,6 +107,12 @@ type Config struct {
 	// processor did not. NewApp (a simple Processor) always sets it.
 	AutoCheckpoint bool
 
+	// ProcessEmptyBatches calls ProcessRecords with no records after a
+	// read that returned none (the KCL's
+	// callProcessRecordsEvenForEmptyRecordList), so a processor that
+	// buffers can deliver when its time is up although nothing new came.
+	// Such calls are not retried and checkpoint nothing by themselves.
+	ProcessEmptyBatches bool
 	// FanOut reads with enhanced fan-out instead of polling: Run registers
 	// a stream consumer named ConsumerName (or reuses the one of that name)
 	// and waits until it is ACTIVE, and each shard reader follows its shard

@@ -516,6 +516,8 @@ func (r *fanOutReader) follow(sub FanOutStream, arn string) (res readResult, mor
 				return readStopped, false
 			}
 			r.seq, r.atSeq = ev.Records[n-1].SequenceNumber, ""
+		} else if a.cfg.ProcessEmptyBatches && !c.deliverEmpty(r.proc, ev.MillisBehindLatest) {
+			return readStopped, false
 		}
 		if ev.ContinuationSequenceNumber != "" {
 			r.seq, r.atSeq = ev.ContinuationSequenceNumber, ""

@@ -418,6 +418,8 @@ func (c *shardConsumer) read(proc RecordProcessor, start ExtendedSequenceNumber)
 				return readStopped
 			}
 			seq, atSeq = out.Records[n-1].SequenceNumber, ""
+		} else if a.cfg.ProcessEmptyBatches && !c.deliverEmpty(proc, out.MillisBehindLatest) {
+			return readStopped
 		}
 		a.setLag(c.id, c.w.id, out.MillisBehindLatest)
 
@@ -476,6 +478,20 @@ func (c *shardConsumer) deliver(proc RecordProcessor, users []UserRecord, lag in
 		if err := c.cp.Checkpoint(); err != nil && !errors.Is(err, ErrLeaseLost) {
 			a.fail(c.id, fmt.Errorf("save checkpoint: %w", err))
 		}
+	}
+	return !c.lost()
+}
+
+// deliverEmpty calls ProcessRecords with no records (ProcessEmptyBatches);
+// an error is counted, not retried. It reports false when the reader must
+// stop.
+func (c *shardConsumer) deliverEmpty(proc RecordProcessor, lag int64) bool {
+	if c.lost() {
+		return false
+	}
+	in := ProcessRecordsInput{ShardID: c.id, MillisBehindLatest: lag}
+	if err := safely(func() error { return proc.ProcessRecords(in, c.cp) }); err != nil {
+		c.w.app.fail(c.id, fmt.Errorf("process: %w", err))
 	}
 	return !c.lost()
 }
