@@ -83,6 +83,10 @@ func (h *headerPane) render() string {
 	c, st := h.ctx, h.ctx.Styles
 	s := c.Stream
 	left := []segment{{id: "brand", full: " shardscope ▸ " + c.StreamName, short: " " + c.StreamName, paint: st.Brand}}
+	a := c.Attach
+	if a != nil {
+		left[0].full += " @ " + a.Where
+	}
 	switch {
 	case s == nil && c.Ticks > 0 && len(c.StreamNames) == 0:
 		left[0].full, left[0].short = " shardscope", " shardscope"
@@ -107,15 +111,28 @@ func (h *headerPane) render() string {
 		left = append(left, segment{id: "shards", full: open + " · " + strconv.Itoa(s.ClosedShards) + " closed", short: open})
 		ret := retention(s.RetentionHours)
 		left = append(left, segment{id: "ret", full: "retention " + ret, short: "ret " + ret})
-		sync := "sync:" + c.Snap.Sync
-		if c.Snap.Sync == "" {
-			sync = "sync:?"
-		}
-		left = append(left, segment{id: "sync", full: sync, short: sync})
-		if c.Snap.LimitsEnabled {
-			left = append(left, segment{id: "limits", full: "limits on", short: "limits on"})
-		} else {
-			left = append(left, segment{id: "limits", full: "limits OFF", short: "limits OFF", paint: st.Warn})
+		switch {
+		case a != nil:
+			// Attached: how the console reads and whether it may write
+			// take the place of the store's settings.
+			left = append(left, segment{id: "sync", full: a.Reads, short: "reads: budget"})
+			// Never squeezed out: what a key press may do depends on it.
+			if a.Writes {
+				left = append(left, segment{id: "ro", full: "WRITES ALLOWED", short: "WRITES", paint: st.Warn})
+			} else {
+				left = append(left, segment{id: "ro", full: "read-only", short: "read-only", paint: st.OK})
+			}
+		default:
+			sync := "sync:" + c.Snap.Sync
+			if c.Snap.Sync == "" {
+				sync = "sync:?"
+			}
+			left = append(left, segment{id: "sync", full: sync, short: sync})
+			if c.Snap.LimitsEnabled {
+				left = append(left, segment{id: "limits", full: "limits on", short: "limits on"})
+			} else {
+				left = append(left, segment{id: "limits", full: "limits OFF", short: "limits OFF", paint: st.Warn})
+			}
 		}
 		r := s.Rate
 		in := "in " + fitRight(strconv.FormatFloat(float64(r.BytesIn)/1e6, 'f', 2, 64), 5) + " MB/s " +
@@ -141,8 +158,20 @@ func (h *headerPane) render() string {
 		left = append(left[:1], append([]segment{{id: "blocked", full: msg, short: msg, paint: st.Warn}}, left[1:]...)...)
 	}
 
+	if a != nil && (a.Lost != "" || a.Problem != "") {
+		// Never squeezed out: nothing the screen shows is current while it lasts.
+		msg := a.Lost
+		if msg == "" {
+			msg = a.Problem
+		}
+		left = append(left[:1], append([]segment{{id: "blocked", full: "✕ " + msg, short: "✕ " + msg, paint: st.Warn}}, left[1:]...)...)
+	}
+
 	live, lp := "● LIVE", st.OK
-	if c.Paused {
+	switch {
+	case a != nil && a.Lost != "":
+		live, lp = "✕ LOST", st.Warn
+	case c.Paused:
 		live, lp = "⏸ PAUSED", st.Warn
 	}
 	var right []segment
