@@ -3,6 +3,7 @@ package remote
 import (
 	"context"
 	"io"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -21,12 +22,36 @@ func (c *Client) SubscribeToShard(ctx context.Context, in engine.SubscribeToShar
 	if !in.StartingPosition.Timestamp.IsZero() {
 		pos.Timestamp = aws.Time(in.StartingPosition.Timestamp)
 	}
-	out, err := c.k.SubscribeToShard(sctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(in.ConsumerARN), ShardId: aws.String(in.ShardID), StartingPosition: pos})
+	k := streamClient(c.k)
+	out, err := k.SubscribeToShard(sctx, &kinesis.SubscribeToShardInput{ConsumerARN: aws.String(in.ConsumerARN), ShardId: aws.String(in.ShardID), StartingPosition: pos})
 	if err = c.done(err); err != nil {
 		cancel()
 		return nil, err
 	}
 	return &subscription{es: out.GetStream(), cancel: cancel}, nil
+}
+
+// streamClient returns a copy of k fit to hold one subscription, around
+// two bugs of the Go SDK (kinesis v1.56.13 on smithy-go v1.28.9; see
+// api/fanout_test.go's streamSDK for the long story):
+//   - one event-stream codec per client, initialised without a lock: two
+//     live subscriptions on one client race, so each gets its own client
+//     (kinesis.New gives the copy a fresh protocol);
+//   - the request body, closed as soon as Do returns, answers WriteTo with
+//     an error, and a fast server's answer then makes net/http close the
+//     connection under the stream ("use of closed network connection").
+//     Hiding WriteTo makes the transport read the body instead.
+func streamClient(k *kinesis.Client) *kinesis.Client {
+	return kinesis.New(k.Options(), func(o *kinesis.Options) { o.HTTPClient = plainBody{o.HTTPClient} })
+}
+
+type plainBody struct{ kinesis.HTTPClient }
+
+func (c plainBody) Do(req *http.Request) (*http.Response, error) {
+	if req.Body != nil {
+		req.Body = struct{ io.ReadCloser }{req.Body}
+	}
+	return c.HTTPClient.Do(req)
 }
 
 // subscription is one SubscribeToShard event stream as a

@@ -77,10 +77,11 @@ type Backend struct {
 	c   *remote.Client
 	cfg Config
 
-	ctx    context.Context
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	wake   chan struct{}
+	ctx      context.Context
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	wake     chan struct{}
+	stopOnce sync.Once
 
 	prods *producers.Set // nil unless writes are allowed
 
@@ -151,7 +152,9 @@ func (b *Backend) Start(ctx context.Context) error {
 
 // Stop stops the producers first, then the readers, and deregisters the
 // fan-out consumer if this console registered it.
-func (b *Backend) Stop() {
+func (b *Backend) Stop() { b.stopOnce.Do(b.stop) }
+
+func (b *Backend) stop() {
 	if b.prods != nil {
 		b.prods.Stop()
 	}
