@@ -167,6 +167,8 @@ type Attachment struct {
 	// Reads is the read budget, such as "GetRecords 1/s per shard · 20 %
 	// of 5 reads/s".
 	Reads string
+	// ReadsShort is Reads for a narrow header: "20 % of 5 reads/s".
+	ReadsShort string
 	// Writes is true with --allow-writes.
 	Writes bool
 	// Lost says how long the endpoint has not answered; "" while it does.

@@ -72,11 +72,11 @@ var squeeze = []struct {
 	id   string
 	drop bool
 }{
-	{"thr", false}, {"ret", false}, {"limits", true}, {"sync", true}, {"out", true}, {"em", false}, {"rec", false}, {"warm", false},
+	{"reads", false}, {"thr", false}, {"ret", false}, {"limits", true}, {"sync", true}, {"out", true}, {"em", false}, {"rec", false}, {"warm", false},
 	{"shards", false}, {"in", false}, {"rec", true}, {"up", true}, {"ret", true}, {"cap", false}, {"alt", false}, {"cost", false},
 	{"mode", false}, {"scale", false}, {"streams", false}, {"shards", true}, {"em", true}, {"warm", true}, {"lapse", false}, {"brand", false},
 	{"lapse", true}, {"status", true}, {"in", true}, {"alt", true}, {"scale", true}, {"streams", true},
-	{"cap", true}, {"cost", true}, {"mode", true},
+	{"cap", true}, {"cost", true}, {"mode", true}, {"reads", true},
 }
 
 func (h *headerPane) render() string {
@@ -115,7 +115,7 @@ func (h *headerPane) render() string {
 		case a != nil:
 			// Attached: how the console reads and whether it may write
 			// take the place of the store's settings.
-			left = append(left, segment{id: "sync", full: a.Reads, short: "reads: budget"})
+			left = append(left, segment{id: "reads", full: a.Reads, short: a.ReadsShort})
 			// Never squeezed out: what a key press may do depends on it.
 			if a.Writes {
 				left = append(left, segment{id: "ro", full: "WRITES ALLOWED", short: "WRITES", paint: st.Warn})

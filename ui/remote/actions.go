@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -21,7 +22,8 @@ var errNoLapse = errors.New("time-lapse moves the embedded engine's clock; a rem
 // asking for it. Writes are refused outright on a read-only console.
 func (b *Backend) confirmed(key, call string) (ask string, ok bool, err error) {
 	if !b.c.AllowsWrites() {
-		return "", false, fmt.Errorf("%s not sent: %w", call, remote.ErrReadOnly)
+		op, _, _ := strings.Cut(call, "(")
+		return "", false, fmt.Errorf("%s not sent: %w", op, remote.ErrReadOnly)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -192,6 +192,12 @@ func (b *Backend) Attachment() ui.Attachment {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	a := ui.Attachment{Where: b.where(), Reads: b.budgetLineLocked(), Writes: b.c.AllowsWrites()}
+	if arn, _ := b.fanOutLocked(); arn != "" {
+		a.ReadsShort = "fan-out " + b.cfg.EFO
+	} else {
+		r := b.readsPerSecond()
+		a.ReadsShort = fmt.Sprintf("%.0f %% of %d reads/s", 100*r/ShardReadsPerSecond, ShardReadsPerSecond)
+	}
 	if b.lost != "" {
 		a.Lost = fmt.Sprintf("connection lost %s ago", time.Since(b.lostSince).Round(time.Second))
 	}
