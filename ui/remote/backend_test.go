@@ -361,3 +361,27 @@ func TestParseFrom(t *testing.T) {
 		}
 	}
 }
+
+// TestAttachConnectionLost: while the endpoint does not answer the console
+// says so (header and events) and keeps trying; when it answers again it
+// says that too and reads on.
+func TestAttachConnectionLost(t *testing.T) {
+	url := remotetest.Serve(t)
+	sdk := remotetest.SDK(url)
+	remotetest.CreateStream(t, sdk, "orders", 1)
+	proxy := remotetest.NewCounter(t, url)
+	b := start(t, remotetest.Remote(proxy.URL, apiremote.Options{Timeout: 2 * time.Second}), Config{Stream: "orders"})
+	reading(t, b, 1)
+
+	proxy.SetDown(true)
+	remotetest.Eventually(t, "the lost connection shown", 15*time.Second, func() bool {
+		return strings.HasPrefix(b.Attachment().Lost, "connection lost") && hasEvent(b, "connection lost")
+	})
+	proxy.SetDown(false)
+	remotetest.Eventually(t, "the connection back", 40*time.Second, func() bool {
+		return b.Attachment().Lost == "" && hasEvent(b, "connection back after")
+	})
+	var f feed
+	remotetest.Put(t, sdk, "orders", "back", 10)
+	remotetest.Eventually(t, "records after the outage", 40*time.Second, func() bool { n, _ := f.count(b, "back"); return n == 10 })
+}

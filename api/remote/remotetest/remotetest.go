@@ -274,6 +274,15 @@ type Counter struct {
 	URL   string
 	mu    sync.Mutex
 	calls map[string]int
+	down  bool
+}
+
+// SetDown makes the proxy drop every request (the connection closes with
+// no answer), as a lost network would, or serve again.
+func (c *Counter) SetDown(down bool) {
+	c.mu.Lock()
+	c.down = down
+	c.mu.Unlock()
 }
 
 // NewCounter starts a counting proxy to target on loopback.
@@ -296,8 +305,20 @@ func NewCounter(t testing.TB, target string) *Counter {
 			op = op[i+1:]
 		}
 		c.mu.Lock()
-		c.calls[op]++
+		down := c.down
+		if !down {
+			c.calls[op]++
+		}
 		c.mu.Unlock()
+		if down {
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					conn.Close()
+					return
+				}
+			}
+			panic(http.ErrAbortHandler)
+		}
 		rp.ServeHTTP(w, r)
 	})}
 	go func() { _ = srv.Serve(ln) }()
