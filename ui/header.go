@@ -72,7 +72,7 @@ var squeeze = []struct {
 	id   string
 	drop bool
 }{
-	{"reads", false}, {"thr", false}, {"ret", false}, {"limits", true}, {"sync", true}, {"out", true}, {"em", false}, {"rec", false}, {"warm", false},
+	{"where", true}, {"reads", false}, {"thr", false}, {"ret", false}, {"limits", true}, {"sync", true}, {"out", true}, {"em", false}, {"rec", false}, {"warm", false},
 	{"shards", false}, {"in", false}, {"rec", true}, {"up", true}, {"ret", true}, {"cap", false}, {"alt", false}, {"cost", false},
 	{"mode", false}, {"scale", false}, {"streams", false}, {"shards", true}, {"em", true}, {"warm", true}, {"lapse", false}, {"brand", false},
 	{"lapse", true}, {"status", true}, {"in", true}, {"alt", true}, {"scale", true}, {"streams", true},
@@ -84,8 +84,12 @@ func (h *headerPane) render() string {
 	s := c.Stream
 	left := []segment{{id: "brand", full: " shardscope ▸ " + c.StreamName, short: " " + c.StreamName, paint: st.Brand}}
 	a := c.Attach
+	// Which engine the console drives: a remote one is part of the name;
+	// "(embedded)" gives way first when the line is full.
+	where := []segment{{id: "where", full: "(embedded)", short: "(embedded)"}}
 	if a != nil {
 		left[0].full += " @ " + a.Where
+		where = nil
 	}
 	switch {
 	case s == nil && c.Ticks > 0 && len(c.StreamNames) == 0:
@@ -98,6 +102,7 @@ func (h *headerPane) render() string {
 		}
 		left = append(left, segment{id: "msg", full: msg, short: msg, paint: st.Warn})
 	default:
+		left = append(left, where...)
 		if n := len(c.StreamNames); n > 1 {
 			i := strconv.Itoa(indexOf(c.StreamNames, c.StreamName)+1) + "/" + strconv.Itoa(n)
 			left = append(left, segment{id: "streams", full: "stream " + i + " (w)", short: i})
