@@ -47,3 +47,18 @@ func TestHeaderSaysWhere(t *testing.T) {
 		}
 	}
 }
+
+// TestAttachedMissingStream: attached to an endpoint without the stream,
+// the shards pane does not offer to create it.
+func TestAttachedMissingStream(t *testing.T) {
+	f := newFakeBackend()
+	f.snap.Streams = nil
+	a := attachedFake{f, Attachment{Where: "eu-west-1", Problem: "DescribeStreamSummary: ResourceNotFoundException: Stream demo not found"}}
+	var m tea.Model = New(a, Options{Stream: "demo"})
+	m, _ = m.Update(tea.WindowSizeMsg{Width: 160, Height: 40})
+	m, _ = m.Update(read(a))
+	v := m.View()
+	if !strings.Contains(v, "stream demo is not at eu-west-1") || strings.Contains(v, "create-stream") || strings.Contains(v, "create one") || !strings.Contains(v, `stream "demo" does not exist`) || !strings.Contains(v, "ResourceNotFoundException") {
+		t.Fatalf("missing stream, attached:\n%s", v)
+	}
+}

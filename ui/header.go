@@ -92,7 +92,7 @@ func (h *headerPane) render() string {
 		where = nil
 	}
 	switch {
-	case s == nil && c.Ticks > 0 && len(c.StreamNames) == 0:
+	case s == nil && c.Ticks > 0 && len(c.StreamNames) == 0 && a == nil:
 		left[0].full, left[0].short = " shardscope", " shardscope"
 		left = append(left, segment{id: "msg", full: "no streams yet: create one (see below)", short: "no streams yet", paint: st.Warn})
 	case s == nil:
