@@ -16,6 +16,7 @@ import (
 	apiremote "github.com/shardscope/shardscope/api/remote"
 	"github.com/shardscope/shardscope/api/remote/remotetest"
 	"github.com/shardscope/shardscope/engine"
+	"github.com/shardscope/shardscope/producers"
 )
 
 func TestMain(m *testing.M) { remotetest.Main(m) }
@@ -384,4 +385,88 @@ func TestAttachConnectionLost(t *testing.T) {
 	var f feed
 	remotetest.Put(t, sdk, "orders", "back", 10)
 	remotetest.Eventually(t, "records after the outage", 40*time.Second, func() bool { n, _ := f.count(b, "back"); return n == 10 })
+}
+
+// TestAttachFromAndKPL: --from trim-horizon reads what was there before;
+// at-sequence=N starts at that record; a KPL aggregate shows as its user
+// records, each with its sub-sequence number.
+func TestAttachFromAndKPL(t *testing.T) {
+	url := remotetest.Serve(t)
+	sdk := remotetest.SDK(url)
+	remotetest.CreateStream(t, sdk, "kpl", 1)
+	remotetest.Put(t, sdk, "kpl", "old", 10)
+	var users []producers.UserRecord
+	for i := range 4 {
+		users = append(users, producers.UserRecord{PartitionKey: fmt.Sprintf("u%d", i), Data: []byte(fmt.Sprintf("agg-%d", i))})
+	}
+	entries, err := producers.Aggregate(users, producers.DefaultAggregateMaxBytes)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("aggregate: %d entries, %v", len(entries), err)
+	}
+	if _, err := sdk.PutRecord(bg, &kinesis.PutRecordInput{StreamName: aws.String("kpl"), PartitionKey: aws.String(entries[0].PartitionKey),
+		Data: entries[0].Data}); err != nil {
+		t.Fatal(err)
+	}
+	c := remotetest.Remote(url, apiremote.Options{})
+
+	b := start(t, c, Config{Stream: "kpl", From: From{Type: engine.TrimHorizon}})
+	var f feed
+	remotetest.Eventually(t, "the old records and the aggregate's four", 10*time.Second, func() bool {
+		n, _ := f.count(b, "old")
+		m, _ := f.count(b, "agg")
+		return n == 10 && m == 4
+	})
+	var subs []string
+	var fifth string
+	for _, r := range f.drain(b) {
+		if strings.HasPrefix(string(r.Data), "agg-") {
+			subs = append(subs, r.SequenceNumber[strings.LastIndexByte(r.SequenceNumber, '/'):]+" "+r.PartitionKey)
+		}
+		if string(r.Data) == "old-4" {
+			fifth = r.SequenceNumber
+		}
+	}
+	if strings.Join(subs, ",") != "/0 u0,/1 u1,/2 u2,/3 u3" {
+		t.Fatalf("user records of the aggregate: %v", subs)
+	}
+	b.Stop()
+
+	from, err := ParseFrom("at-sequence=" + fifth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2 := start(t, c, Config{Stream: "kpl", From: from})
+	var f2 feed
+	remotetest.Eventually(t, "the records from the fifth on", 10*time.Second, func() bool { m, _ := f2.count(b2, "agg"); return m == 4 })
+	if n, _ := f2.count(b2, "old"); n != 6 {
+		t.Fatalf("from at-sequence of old-4: %d old records, want 6 (old-4 … old-9)", n)
+	}
+}
+
+// TestAttachSeesThrottling: another reader spends the shard's 5 reads/s;
+// the console counts its refused reads and tells of them.
+func TestAttachSeesThrottling(t *testing.T) {
+	url := remotetest.Serve(t)
+	sdk := remotetest.SDK(url)
+	remotetest.CreateStream(t, sdk, "busy", 1)
+	b := start(t, remotetest.Remote(url, apiremote.Options{}), Config{Stream: "busy", ReadInterval: 200 * time.Millisecond})
+	reading(t, b, 1)
+	ctx, stop := context.WithCancel(bg)
+	defer stop()
+	greedy := remotetest.Remote(url, apiremote.Options{})
+	go func() {
+		it, err := greedy.GetShardIterator(ctx, engine.GetShardIteratorInput{StreamRef: engine.StreamRef{StreamName: "busy"}, ShardID: "shardId-000000000000", ShardIteratorType: engine.Latest})
+		if err != nil {
+			return
+		}
+		for ctx.Err() == nil {
+			if out, err := greedy.GetRecords(ctx, engine.GetRecordsInput{ShardIterator: it}); err == nil {
+				it = out.NextShardIterator
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	remotetest.Eventually(t, "throttled reads counted and told", 20*time.Second, func() bool {
+		return b.Consumers()[0].Throttled > 0 && hasEvent(b, "read throttled on shardId-000000000000")
+	})
 }
