@@ -101,3 +101,25 @@ func TestAttachEndToEndInTmux(t *testing.T) {
 		t.Fatalf("exit status not 0:\n%s", sc)
 	}
 }
+
+// TestAttachCommandErrors: bad flags and no terminal give a clear line.
+func TestAttachCommandErrors(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := remotetest.Binary(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"attach"}, "--stream is required"},
+		{[]string{"attach", "--stream", "s", "--from", "yesterday"}, "--from yesterday: want trim-horizon, latest"},
+		{[]string{"attach", "--stream", "s", "--from", "at-timestamp=noon"}, "want RFC 3339"},
+		{[]string{"attach", "--stream", "s", "--endpoint", "http://127.0.0.1:1"}, "needs a terminal"},
+	} {
+		out, err := exec.Command(bin, c.args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+			t.Errorf("%v: %v\n%s\nwant one line with %q", c.args, err, out, c.want)
+		}
+	}
+}
