@@ -169,8 +169,10 @@ type Attachment struct {
 	Reads string
 	// ReadsShort is Reads for a narrow header: "20 % of 5 reads/s".
 	ReadsShort string
-	// Writes is true with --allow-writes.
-	Writes bool
+	// Writes is true with --allow-writes; WritesNote says what the
+	// producers may cost ("producers ≤ 100 rec/s ≈ $0.0050/h").
+	Writes     bool
+	WritesNote string
 	// Lost says how long the endpoint has not answered; "" while it does.
 	Lost string
 	// Problem is the latest service error, "" when none is recent.

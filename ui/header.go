@@ -72,7 +72,7 @@ var squeeze = []struct {
 	id   string
 	drop bool
 }{
-	{"where", true}, {"reads", false}, {"thr", false}, {"ret", false}, {"limits", true}, {"sync", true}, {"out", true}, {"em", false}, {"rec", false}, {"warm", false},
+	{"where", true}, {"ro", false}, {"reads", false}, {"thr", false}, {"ret", false}, {"limits", true}, {"sync", true}, {"out", true}, {"em", false}, {"rec", false}, {"warm", false},
 	{"shards", false}, {"in", false}, {"rec", true}, {"up", true}, {"ret", true}, {"cap", false}, {"alt", false}, {"cost", false},
 	{"mode", false}, {"scale", false}, {"streams", false}, {"shards", true}, {"em", true}, {"warm", true}, {"lapse", false}, {"brand", false},
 	{"lapse", true}, {"status", true}, {"in", true}, {"alt", true}, {"scale", true}, {"streams", true},
@@ -123,7 +123,11 @@ func (h *headerPane) render() string {
 			left = append(left, segment{id: "reads", full: a.Reads, short: a.ReadsShort})
 			// Never squeezed out: what a key press may do depends on it.
 			if a.Writes {
-				left = append(left, segment{id: "ro", full: "WRITES ALLOWED", short: "WRITES", paint: st.Warn})
+				full := "WRITES ALLOWED"
+				if a.WritesNote != "" {
+					full += " · " + a.WritesNote
+				}
+				left = append(left, segment{id: "ro", full: full, short: "WRITES", paint: st.Warn})
 			} else {
 				left = append(left, segment{id: "ro", full: "read-only", short: "read-only", paint: st.OK})
 			}

@@ -215,6 +215,9 @@ func TestAttachServeWrites(t *testing.T) {
 	proxy := remotetest.NewCounter(t, url)
 	b := start(t, remotetest.Remote(proxy.URL, apiremote.Options{AllowWrites: true}), Config{Stream: "orders", MaxRate: 20})
 	reading(t, b, 1)
+	if a := b.Attachment(); !a.Writes || a.WritesNote != "producers ≤ 20 rec/s ≈ $0.0010/h" {
+		t.Fatalf("attachment with writes: %+v", a)
+	}
 
 	ask, err := b.SplitShard("orders", "shardId-000000000000")
 	if err != nil || !strings.Contains(ask, "confirm") || !strings.Contains(ask, "SplitShard(StreamName=orders, ShardToSplit=shardId-000000000000, NewStartingHashKey=") {
