@@ -29,9 +29,9 @@ func TestHeaderSaysWhere(t *testing.T) {
 	if h := headerOf(t, newFakeBackend(), 260); !strings.Contains(h, "▸ demo  (embedded)") {
 		t.Fatalf("embedded header: %q", h)
 	}
-	a := attachedFake{newFakeBackend(), Attachment{Where: "us-east-1", Reads: "GetRecords 1/s per shard · 20 % of 5 reads/s", ReadsShort: "20 % of 5 reads/s"}}
+	a := attachedFake{newFakeBackend(), Attachment{Where: "us-east-1", Encryption: "KMS", Reads: "GetRecords 1/s per shard · 20 % of 5 reads/s", ReadsShort: "20 % of 5 reads/s"}}
 	h := headerOf(t, a, 200)
-	for _, want := range []string{"▸ demo @ us-east-1", "20 % of 5 reads/s", "read-only", "● LIVE"} {
+	for _, want := range []string{"▸ demo @ us-east-1", "20 % of 5 reads/s", "read-only", "● LIVE", "KMS"} {
 		if !strings.Contains(h, want) {
 			t.Errorf("attached header lacks %q: %q", want, h)
 		}

@@ -173,6 +173,8 @@ type Attachment struct {
 	// producers may cost ("producers ≤ 100 rec/s ≈ $0.0050/h").
 	Writes     bool
 	WritesNote string
+	// Encryption is the stream's server-side encryption ("KMS"), "" for none.
+	Encryption string
 	// Lost says how long the endpoint has not answered; "" while it does.
 	Lost string
 	// Problem is the latest service error, "" when none is recent.

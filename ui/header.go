@@ -72,11 +72,11 @@ var squeeze = []struct {
 	id   string
 	drop bool
 }{
-	{"where", true}, {"ro", false}, {"reads", false}, {"thr", false}, {"ret", false}, {"limits", true}, {"sync", true}, {"out", true}, {"em", false}, {"rec", false}, {"warm", false},
+	{"where", true}, {"enc", false}, {"ro", false}, {"reads", false}, {"thr", false}, {"ret", false}, {"limits", true}, {"sync", true}, {"out", true}, {"em", false}, {"rec", false}, {"warm", false},
 	{"shards", false}, {"in", false}, {"rec", true}, {"up", true}, {"ret", true}, {"cap", false}, {"alt", false}, {"cost", false},
 	{"mode", false}, {"scale", false}, {"streams", false}, {"shards", true}, {"em", true}, {"warm", true}, {"lapse", false}, {"brand", false},
 	{"lapse", true}, {"status", true}, {"in", true}, {"alt", true}, {"scale", true}, {"streams", true},
-	{"cap", true}, {"cost", true}, {"mode", true}, {"reads", true},
+	{"cap", true}, {"cost", true}, {"mode", true}, {"enc", true}, {"reads", true},
 }
 
 func (h *headerPane) render() string {
@@ -121,6 +121,9 @@ func (h *headerPane) render() string {
 			// Attached: how the console reads and whether it may write
 			// take the place of the store's settings.
 			left = append(left, segment{id: "reads", full: a.Reads, short: a.ReadsShort})
+			if a.Encryption != "" {
+				left = append(left, segment{id: "enc", full: "encrypted " + a.Encryption, short: a.Encryption})
+			}
 			// Never squeezed out: what a key press may do depends on it.
 			if a.Writes {
 				full := "WRITES ALLOWED"

@@ -326,6 +326,16 @@ func (b *Backend) refresh() error {
 	b.mu.Lock()
 	if b.haveSum {
 		b.noteSummaryChangesLocked(sum)
+	} else {
+		enc, em := sum.EncryptionType, "off"
+		if enc == "" {
+			enc = "NONE"
+		}
+		if len(sum.EnhancedMonitoring) > 0 {
+			em = strings.Join(sum.EnhancedMonitoring, ", ")
+		}
+		b.eventLocked(engine.EventStream, "", "%s: %s, %s, %d open shards, retention %dh, encryption %s, enhanced monitoring %s, %d fan-out consumers",
+			b.cfg.Stream, sum.StreamStatus, sum.StreamMode, sum.OpenShardCount, sum.RetentionPeriodHours, enc, em, sum.ConsumerCount)
 	}
 	b.sum, b.haveSum, b.missing = sum, true, ""
 	b.noteShardChangesLocked(shards)

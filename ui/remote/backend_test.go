@@ -116,6 +116,9 @@ func TestAttachServeReadOnly(t *testing.T) {
 		t.Fatalf("attachment: %+v", a)
 	}
 
+	if !hasEvent(b, "orders: ACTIVE, PROVISIONED, 2 open shards, retention 24h, encryption NONE, enhanced monitoring off, 0 fan-out consumers") {
+		t.Fatalf("no summary event: %+v", b.Snapshot().Events)
+	}
 	var f feed
 	remotetest.Put(t, sdk, "orders", "a", 20)
 	remotetest.Eventually(t, "20 records in the feed", 10*time.Second, func() bool { n, _ := f.count(b, "a"); return n == 20 })

@@ -192,6 +192,9 @@ func (b *Backend) Attachment() ui.Attachment {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	a := ui.Attachment{Where: b.where(), Reads: b.budgetLineLocked(), Writes: b.c.AllowsWrites()}
+	if e := b.sum.EncryptionType; e != "" && e != "NONE" {
+		a.Encryption = e
+	}
 	if a.Writes {
 		a.WritesNote = fmt.Sprintf("producers ≤ %s rec/s ≈ $%.4f/h", trimFloat(b.cfg.MaxRate), putCostPerHour(b.cfg.MaxRate))
 	}
