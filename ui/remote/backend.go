@@ -9,6 +9,7 @@ package remote
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -460,7 +461,7 @@ func (b *Backend) setUpFanOut(streamARN string) {
 }
 
 func isReadOnly(err error) bool {
-	return err != nil && strings.Contains(err.Error(), remote.ErrReadOnly.Error())
+	return errors.Is(err, remote.ErrReadOnly)
 }
 
 // fallBack makes the readers poll: the endpoint has no fan-out.
@@ -471,8 +472,9 @@ func (b *Backend) fallBack(err error) {
 	b.eventLocked(engine.EventError, "", "enhanced fan-out is not available here (%v): polling GetRecords instead, %s/s per shard", err, trimFloat(b.readsPerSecond()))
 }
 
-// fanOut reports whether readers subscribe (an ACTIVE consumer, no
-// fallback), and whether they may start at all yet.
+// fanOutLocked returns the consumer's ARN when readers subscribe (an
+// ACTIVE consumer, no fallback), "" when they poll, and whether they may
+// start at all yet.
 func (b *Backend) fanOutLocked() (arn string, ready bool) {
 	if b.cfg.EFO == "" {
 		return "", true
