@@ -34,6 +34,7 @@ import (
 	"github.com/shardscope/shardscope/producers"
 	"github.com/shardscope/shardscope/storage"
 	"github.com/shardscope/shardscope/ui"
+	uiremote "github.com/shardscope/shardscope/ui/remote"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise
@@ -147,7 +148,7 @@ producers (clickstream, IoT sensors, application logs) start writing.`,
 	root.Flags().StringVar(&stream, "stream", "demo", "stream to create if missing and to watch")
 	root.Flags().StringVar(&listen, "listen", "", "also serve the Kinesis API on this address (e.g. 127.0.0.1:4567)")
 	root.Flags().IntVar(&maxConns, "max-conns", api.DefaultMaxConns, "with --listen: most connections served at once (more wait to be accepted)")
-	root.AddCommand(serveCommand(), benchCommand(), repairCommand(), checkCommand())
+	root.AddCommand(serveCommand(), benchCommand(), repairCommand(), checkCommand(), attachCommand())
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
@@ -311,6 +312,39 @@ func listenLoopbackByDefault(addr string) (net.Listener, error) {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
 	return ln, nil
+}
+
+func attachCommand() *cobra.Command {
+	var o uiremote.AttachOptions
+	var from string
+	cmd := &cobra.Command{
+		Use:   "attach --stream NAME",
+		Short: "Open the console on a real Kinesis stream (AWS, LocalStack, another shardscope)",
+		Long: `attach opens the console on a stream shardscope does not run, through the
+AWS SDK's default credential chain. It is read-only unless --allow-writes:
+it polls GetRecords at most once a second per shard (20 % of a shard's
+5 reads/s), or reads through an enhanced fan-out consumer with --efo.
+No store file is opened. See README, "Outgrowing the laptop".`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := uiremote.ParseFrom(from)
+			if err != nil {
+				return err
+			}
+			o.From = f
+			return uiremote.Attach(cmd.Context(), o)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Stream, "stream", "", "stream to attach to (required)")
+	fl.StringVar(&o.Client.Region, "region", "", "AWS region (default: the SDK's chain, AWS_REGION or the profile)")
+	fl.StringVar(&o.Client.Profile, "profile", "", "shared config profile")
+	fl.StringVar(&o.Client.Endpoint, "endpoint", "", "endpoint URL (LocalStack, kinesalite, shardscope serve)")
+	fl.StringVar(&from, "from", "latest", "where to start reading: trim-horizon, latest, at-timestamp=RFC3339, at-sequence=N")
+	fl.StringVar(&o.EFO, "efo", "", "read with SubscribeToShard through this fan-out consumer (registered if missing, deregistered on exit only then)")
+	fl.BoolVar(&o.Client.AllowWrites, "allow-writes", false, "allow reshards, retention, capacity mode and synthetic producers (each confirmed)")
+	fl.Float64Var(&o.MaxRate, "max-rate", 100, "with --allow-writes: most records/s all synthetic producers send together")
+	return cmd
 }
 
 func repairCommand() *cobra.Command {

@@ -152,3 +152,31 @@ type ShardLagView struct {
 	// Owner is the worker holding the lease, "" when it is free.
 	Owner string
 }
+
+// Attached is implemented by a backend attached to a stream it does not
+// run (shardscope attach); the header then says where, how the console
+// reads, whether it may write, and a lost connection.
+type Attached interface {
+	Attachment() Attachment
+}
+
+// Attachment is what the header shows of an attached backend.
+type Attachment struct {
+	// Where is the region or endpoint, shown as "▸ stream @ Where".
+	Where string
+	// Reads is the read budget, such as "GetRecords 1/s per shard · 20 %
+	// of 5 reads/s".
+	Reads string
+	// ReadsShort is Reads for a narrow header: "20 % of 5 reads/s".
+	ReadsShort string
+	// Writes is true with --allow-writes; WritesNote says what the
+	// producers may cost ("producers ≤ 100 rec/s ≈ $0.0050/h").
+	Writes     bool
+	WritesNote string
+	// Encryption is the stream's server-side encryption ("KMS"), "" for none.
+	Encryption string
+	// Lost says how long the endpoint has not answered; "" while it does.
+	Lost string
+	// Problem is the latest service error, "" when none is recent.
+	Problem string
+}

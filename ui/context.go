@@ -85,6 +85,8 @@ type Context struct {
 	StreamNames []string
 	Producers   []ProducerView
 	Consumers   []ConsumerView
+	// Attach is set when the backend is attached to a remote stream.
+	Attach *Attachment
 	// Ticks counts data ticks; zero means nothing arrived yet.
 	Ticks int
 
@@ -100,6 +102,8 @@ type dataMsg struct {
 	Dropped   uint64
 	Producers []ProducerView
 	Consumers []ConsumerView
+	// Attach is set for an attached backend.
+	Attach *Attachment
 	// tick is set when the message came from the paced tick, which then
 	// schedules the next one; hand-made messages leave it false.
 	tick bool

@@ -72,19 +72,27 @@ var squeeze = []struct {
 	id   string
 	drop bool
 }{
-	{"thr", false}, {"ret", false}, {"limits", true}, {"sync", true}, {"out", true}, {"em", false}, {"rec", false}, {"warm", false},
+	{"where", true}, {"enc", false}, {"ro", false}, {"reads", false}, {"thr", false}, {"ret", false}, {"limits", true}, {"sync", true}, {"out", true}, {"em", false}, {"rec", false}, {"warm", false},
 	{"shards", false}, {"in", false}, {"rec", true}, {"up", true}, {"ret", true}, {"cap", false}, {"alt", false}, {"cost", false},
 	{"mode", false}, {"scale", false}, {"streams", false}, {"shards", true}, {"em", true}, {"warm", true}, {"lapse", false}, {"brand", false},
 	{"lapse", true}, {"status", true}, {"in", true}, {"alt", true}, {"scale", true}, {"streams", true},
-	{"cap", true}, {"cost", true}, {"mode", true},
+	{"cap", true}, {"cost", true}, {"mode", true}, {"enc", true}, {"reads", true},
 }
 
 func (h *headerPane) render() string {
 	c, st := h.ctx, h.ctx.Styles
 	s := c.Stream
 	left := []segment{{id: "brand", full: " shardscope ▸ " + c.StreamName, short: " " + c.StreamName, paint: st.Brand}}
+	a := c.Attach
+	// Which engine the console drives: a remote one is part of the name;
+	// "(embedded)" gives way first when the line is full.
+	where := []segment{{id: "where", full: "(embedded)", short: "(embedded)"}}
+	if a != nil {
+		left[0].full += " @ " + a.Where
+		where = nil
+	}
 	switch {
-	case s == nil && c.Ticks > 0 && len(c.StreamNames) == 0:
+	case s == nil && c.Ticks > 0 && len(c.StreamNames) == 0 && a == nil:
 		left[0].full, left[0].short = " shardscope", " shardscope"
 		left = append(left, segment{id: "msg", full: "no streams yet: create one (see below)", short: "no streams yet", paint: st.Warn})
 	case s == nil:
@@ -94,6 +102,7 @@ func (h *headerPane) render() string {
 		}
 		left = append(left, segment{id: "msg", full: msg, short: msg, paint: st.Warn})
 	default:
+		left = append(left, where...)
 		if n := len(c.StreamNames); n > 1 {
 			i := strconv.Itoa(indexOf(c.StreamNames, c.StreamName)+1) + "/" + strconv.Itoa(n)
 			left = append(left, segment{id: "streams", full: "stream " + i + " (w)", short: i})
@@ -107,15 +116,35 @@ func (h *headerPane) render() string {
 		left = append(left, segment{id: "shards", full: open + " · " + strconv.Itoa(s.ClosedShards) + " closed", short: open})
 		ret := retention(s.RetentionHours)
 		left = append(left, segment{id: "ret", full: "retention " + ret, short: "ret " + ret})
-		sync := "sync:" + c.Snap.Sync
-		if c.Snap.Sync == "" {
-			sync = "sync:?"
-		}
-		left = append(left, segment{id: "sync", full: sync, short: sync})
-		if c.Snap.LimitsEnabled {
-			left = append(left, segment{id: "limits", full: "limits on", short: "limits on"})
-		} else {
-			left = append(left, segment{id: "limits", full: "limits OFF", short: "limits OFF", paint: st.Warn})
+		switch {
+		case a != nil:
+			// Attached: how the console reads and whether it may write
+			// take the place of the store's settings.
+			left = append(left, segment{id: "reads", full: a.Reads, short: a.ReadsShort})
+			if a.Encryption != "" {
+				left = append(left, segment{id: "enc", full: "encrypted " + a.Encryption, short: a.Encryption})
+			}
+			// Never squeezed out: what a key press may do depends on it.
+			if a.Writes {
+				full := "WRITES ALLOWED"
+				if a.WritesNote != "" {
+					full += " · " + a.WritesNote
+				}
+				left = append(left, segment{id: "ro", full: full, short: "WRITES", paint: st.Warn})
+			} else {
+				left = append(left, segment{id: "ro", full: "read-only", short: "read-only", paint: st.OK})
+			}
+		default:
+			sync := "sync:" + c.Snap.Sync
+			if c.Snap.Sync == "" {
+				sync = "sync:?"
+			}
+			left = append(left, segment{id: "sync", full: sync, short: sync})
+			if c.Snap.LimitsEnabled {
+				left = append(left, segment{id: "limits", full: "limits on", short: "limits on"})
+			} else {
+				left = append(left, segment{id: "limits", full: "limits OFF", short: "limits OFF", paint: st.Warn})
+			}
 		}
 		r := s.Rate
 		in := "in " + fitRight(strconv.FormatFloat(float64(r.BytesIn)/1e6, 'f', 2, 64), 5) + " MB/s " +
@@ -141,8 +170,20 @@ func (h *headerPane) render() string {
 		left = append(left[:1], append([]segment{{id: "blocked", full: msg, short: msg, paint: st.Warn}}, left[1:]...)...)
 	}
 
+	if a != nil && (a.Lost != "" || a.Problem != "") {
+		// Never squeezed out: nothing the screen shows is current while it lasts.
+		msg := a.Lost
+		if msg == "" {
+			msg = a.Problem
+		}
+		left = append(left[:1], append([]segment{{id: "blocked", full: "✕ " + msg, short: "✕ " + msg, paint: st.Warn}}, left[1:]...)...)
+	}
+
 	live, lp := "● LIVE", st.OK
-	if c.Paused {
+	switch {
+	case a != nil && a.Lost != "":
+		live, lp = "✕ LOST", st.Warn
+	case c.Paused:
 		live, lp = "⏸ PAUSED", st.Warn
 	}
 	var right []segment

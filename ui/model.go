@@ -131,7 +131,13 @@ func (m Model) tick() tea.Cmd {
 }
 
 func read(b Backend) dataMsg {
+	var at *Attachment
+	if a, ok := b.(Attached); ok {
+		v := a.Attachment()
+		at = &v
+	}
 	return dataMsg{
+		Attach:    at,
 		Snap:      b.Snapshot(),
 		Records:   b.DrainFeed(nil),
 		Dropped:   b.FeedDropped(),
@@ -198,6 +204,7 @@ func (m *Model) onData(msg dataMsg) tea.Cmd {
 	c := m.ctx
 	c.Snap = msg.Snap
 	c.Producers, c.Consumers = msg.Producers, msg.Consumers
+	c.Attach = msg.Attach
 	c.At = c.Now()
 	c.Ticks++
 	news := m.followStream()

@@ -501,6 +501,15 @@ func (p *shardsPane) emptyState() []string {
 	if name == "" {
 		name = "orders"
 	}
+	if a := c.Attach; a != nil {
+		// Attached: the console never creates a stream it does not run.
+		lines := []string{st.Warn.S(cut("stream "+name+" is not at "+a.Where+" (or not visible to these credentials)", cw)),
+			cut("  the header says what the service answered; it shows here as soon as it exists", cw)}
+		for len(lines) < emptyRows-1 {
+			lines = append(lines, "")
+		}
+		return append(lines, st.Faint.S(cut("attach never creates, deletes or changes a stream on its own", cw)))
+	}
 	url, tail := c.Endpoint, "it shows here as soon as it exists · w switches between streams"
 	if url == "" {
 		url, tail = "http://<address>", "the Kinesis API is not served: start shardscope with --listen 127.0.0.1:4567"
