@@ -35,6 +35,10 @@ import (
 	"github.com/shardscope/shardscope/storage"
 	"github.com/shardscope/shardscope/ui"
 	uiremote "github.com/shardscope/shardscope/ui/remote"
+
+	"github.com/shardscope/shardscope/api/remote"
+	"github.com/shardscope/shardscope/consumers/deliver"
+	"github.com/shardscope/shardscope/producers/agent"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise
@@ -149,6 +153,7 @@ producers (clickstream, IoT sensors, application logs) start writing.`,
 	root.Flags().StringVar(&listen, "listen", "", "also serve the Kinesis API on this address (e.g. 127.0.0.1:4567)")
 	root.Flags().IntVar(&maxConns, "max-conns", api.DefaultMaxConns, "with --listen: most connections served at once (more wait to be accepted)")
 	root.AddCommand(serveCommand(), benchCommand(), repairCommand(), checkCommand(), attachCommand())
+	root.AddCommand(agentCommand(), deliverCommand())
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
@@ -344,6 +349,237 @@ No store file is opened. See README, "Outgrowing the laptop".`,
 	fl.StringVar(&o.EFO, "efo", "", "read with SubscribeToShard through this fan-out consumer (registered if missing, deregistered on exit only then)")
 	fl.BoolVar(&o.Client.AllowWrites, "allow-writes", false, "allow reshards, retention, capacity mode and synthetic producers (each confirmed)")
 	fl.Float64Var(&o.MaxRate, "max-rate", 100, "with --allow-writes: most records/s all synthetic producers send together")
+	return cmd
+}
+
+// endpointFlags are how the commands that reach a stream over the wire
+// find it: --endpoint (a console's --listen, shardscope serve, LocalStack)
+// or AWS through the SDK's default credential chain.
+func endpointFlags(cmd *cobra.Command, o *remote.Options) {
+	fl := cmd.Flags()
+	fl.StringVar(&o.Endpoint, "endpoint", "", "Kinesis endpoint URL (a console's --listen, shardscope serve); default AWS")
+	fl.StringVar(&o.Region, "region", "", "AWS region (default: the SDK's chain)")
+	fl.StringVar(&o.Profile, "profile", "", "shared config profile")
+}
+
+// every calls fn each period until ctx ends.
+func every(ctx context.Context, period time.Duration, fn func()) {
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			fn()
+		}
+	}
+}
+
+func agentCommand() *cobra.Command {
+	var cfgPath, file, stream, checkpoints string
+	var startOfFile bool
+	var bufferAge time.Duration
+	var co remote.Options
+	cmd := &cobra.Command{
+		Use:   "agent (--config agent.json | --file GLOB --stream NAME)",
+		Short: "Tail log files into a stream, as the Kinesis Agent does",
+		Long: `agent tails files into a stream like the Amazon Kinesis Agent: it reads
+the agent's agent.json (flows, dataProcessingOptions, checkpointFile,
+kinesis.endpoint), follows files across rename and truncate rotation,
+checkpoints acknowledged offsets, and resends refused records with backoff.
+See README, "Around the stream".`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var cfg *agent.Config
+			switch {
+			case cfgPath != "" && file == "":
+				var err error
+				if cfg, err = agent.LoadConfig(cfgPath); err != nil {
+					return err
+				}
+			case cfgPath == "" && file != "" && stream != "":
+				f, err := agent.NewFlow(file, stream)
+				if err != nil {
+					return err
+				}
+				f.StartAtEnd = !startOfFile
+				if bufferAge < time.Second || bufferAge > 15*time.Minute {
+					return fmt.Errorf("--max-buffer-age %v: want 1s–15m", bufferAge)
+				}
+				f.MaxBufferAge = bufferAge
+				cfg = &agent.Config{Flows: []agent.Flow{f}}
+			default:
+				return errors.New("give --config agent.json, or --file GLOB and --stream NAME")
+			}
+			if checkpoints != "" {
+				cfg.CheckpointFile = checkpoints
+			}
+			if cfg.CheckpointFile == "" {
+				p, err := xdg.StateFile(filepath.Join("shardscope", "agent-checkpoints.json"))
+				if err != nil {
+					return fmt.Errorf("default checkpoint file: %w", err)
+				}
+				cfg.CheckpointFile = p
+			}
+			if co.Endpoint == "" {
+				co.Endpoint = cfg.Endpoint
+			}
+			if co.Region == "" {
+				co.Region = cfg.Region
+			}
+			co.AllowWrites = true
+			errOut := cmd.ErrOrStderr()
+			if len(cfg.Ignored) > 0 {
+				fmt.Fprintf(errOut, "agent: ignoring keys that mean nothing here: %s\n", strings.Join(cfg.Ignored, ", "))
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			client, err := remote.New(ctx, co)
+			if err != nil {
+				return err
+			}
+			var logMu sync.Mutex
+			logf := func(format string, args ...any) {
+				logMu.Lock()
+				defer logMu.Unlock()
+				fmt.Fprintf(errOut, time.Now().Format("15:04:05")+" "+format+"\n", args...)
+			}
+			a, err := agent.New(cfg, client, agent.Options{Events: func(s string) { logf("%s", s) }})
+			if err != nil {
+				return err
+			}
+			// The agent's status line, every 30 s as its log does.
+			go every(ctx, 30*time.Second, func() {
+				for _, st := range a.Stats() {
+					logf("%s → %s: %d parsed, %d sent (%s), %d resent, %d skipped; %d files, %d bytes behind%s",
+						st.Pattern, st.Stream, st.Parsed, st.Sent, formatBytes(st.BytesSent), st.Resent, st.Skipped, st.Files, st.BytesBehind, lastErr(st.LastError))
+				}
+			})
+			logf("tailing %d flow(s); checkpoints in %s", len(cfg.Flows), cfg.CheckpointFile)
+			return a.Run(ctx)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&cfgPath, "config", "", "an agent.json")
+	fl.StringVar(&file, "file", "", "files to tail (a glob on the name; the directory is literal)")
+	fl.StringVar(&stream, "stream", "", "with --file: the stream to send to")
+	fl.BoolVar(&startOfFile, "start-of-file", false, "with --file: on a first start read the files from their beginning (default: only what comes next)")
+	fl.DurationVar(&bufferAge, "max-buffer-age", time.Minute, "with --file: send a buffer this old even if not full (the agent's maxBufferAgeMillis)")
+	fl.StringVar(&checkpoints, "checkpoint-file", "", "where offsets are kept (default: the config's, else in the XDG state directory)")
+	endpointFlags(cmd, &co)
+	return cmd
+}
+
+func lastErr(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "; last error: " + s
+}
+
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func deliverCommand() *cobra.Command {
+	var stream, to, name, from, state string
+	var interval int
+	var set deliver.Settings
+	var do deliver.DestinationOptions
+	var co remote.Options
+	cmd := &cobra.Command{
+		Use:   "deliver --stream NAME --to DEST",
+		Short: "Deliver a stream to a directory, S3 or PostgreSQL, as Firehose does",
+		Long: `deliver reads a stream as a consumer application (leases and checkpoints
+kept in a state file of its own) and delivers its records in buffered
+batches: --to file:///DIR, s3://BUCKET/PREFIX or postgres://… (with
+--table). Exactly once where the destination allows it. See README,
+"Around the stream".`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if stream == "" || to == "" {
+				return errors.New("give --stream NAME and --to DEST")
+			}
+			if name == "" {
+				name = "deliver-" + stream
+			}
+			set.BufferInterval = time.Duration(interval) * time.Second
+			start := engine.Latest
+			switch from {
+			case "", "latest":
+			case "trim-horizon":
+				start = engine.TrimHorizon
+			default:
+				return fmt.Errorf("--from %s: deliver starts at latest (Firehose's) or trim-horizon", from)
+			}
+			if state == "" {
+				p, err := xdg.StateFile(filepath.Join("shardscope", name+".db"))
+				if err != nil {
+					return fmt.Errorf("default state file: %w", err)
+				}
+				state = p
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			client, err := remote.New(ctx, co)
+			if err != nil {
+				return err
+			}
+			do.App = name
+			do.Region, do.Profile = co.Region, co.Profile
+			dest, prefix, err := deliver.Open(ctx, to, do)
+			if err != nil {
+				return err
+			}
+			defer dest.Close()
+			if set.Prefix == "" {
+				set.Prefix = prefix
+			}
+			db, err := storage.Open(state, storage.Options{})
+			if err != nil {
+				return fmt.Errorf("state file: %w", err)
+			}
+			defer db.Close()
+			cfg := consumers.Config{Leases: consumers.NewMetaLeases(db), StartPosition: start}
+			app, d, err := deliver.NewApp(ctx, name, stream, set, dest, client, consumers.NewMetaCheckpoints(db), cfg)
+			if err != nil {
+				return err
+			}
+			errOut := cmd.ErrOrStderr()
+			fmt.Fprintf(errOut, "delivering %s to %s (buffer %d MiB or %d s); state in %s\n", stream, dest, set.BufferSizeMiB, interval, state)
+			go every(ctx, 10*time.Second, func() {
+				st := d.Stats()
+				fmt.Fprintf(errOut, "%s %d records (%s) in %d objects, %d rows, %d skipped; buffered %s of %s; %d failures%s\n",
+					time.Now().Format("15:04:05"), st.Records, formatBytes(st.Bytes), st.Objects, st.Rows, st.Skipped,
+					formatBytes(st.Buffered), formatBytes(st.BufferSize), st.Failures, lastErr(st.LastError))
+			})
+			return app.Run(ctx)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&stream, "stream", "", "the stream to read")
+	fl.StringVar(&to, "to", "", "file:///DIR, s3://BUCKET/PREFIX or postgres://USER@HOST:PORT/DB")
+	fl.StringVar(&name, "name", "", "the delivery stream's name: object keys, checkpoints (default deliver-STREAM)")
+	fl.StringVar(&from, "from", "latest", "where a first start reads from: latest or trim-horizon")
+	fl.StringVar(&state, "state", "", "the file keeping leases and checkpoints (default in the XDG state directory)")
+	fl.IntVar(&set.BufferSizeMiB, "buffer-size", deliver.DefaultBufferSizeMiB, "MiB per shard buffer, 1–128")
+	fl.IntVar(&interval, "buffer-interval", int(deliver.DefaultBufferInterval/time.Second), "seconds before a buffer goes anyway, 0–900")
+	fl.BoolVar(&set.GZIP, "gzip", false, "compress objects (GZIP; .gz appended)")
+	fl.BoolVar(&set.NoDelimiter, "no-delimiter", false, "concatenate records without a newline between them")
+	fl.StringVar(&set.Prefix, "prefix", "", "Firehose's S3 prefix, with !{timestamp:…} (default the URL's path, then yyyy/MM/dd/HH/)")
+	fl.StringVar(&do.S3Endpoint, "s3-endpoint", "", "an S3-compatible server (s3rver, MinIO); default AWS")
+	fl.StringVar(&do.Table, "table", "", "PostgreSQL: the table to load")
+	fl.StringVar(&do.Columns, "columns", "", "PostgreSQL: col=source,… (JSON field paths or $shardId, $sequenceNumber, $subSequenceNumber, $partitionKey, $arrival, $data, $record); default a made table with a jsonb column")
+	endpointFlags(cmd, &co)
 	return cmd
 }
 

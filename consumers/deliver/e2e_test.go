@@ -1,0 +1,113 @@
+package deliver_test
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/shardscope/shardscope/api/remote/remotetest"
+)
+
+// startCommand runs the shardscope binary with args; at the test's end it
+// is interrupted (as Ctrl+C) and must exit cleanly.
+func startCommand(t *testing.T, args ...string) *bytes.Buffer {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := exec.Command(remotetest.Binary(t), args...)
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s: %v\n%s", args[0], err, out.String())
+			}
+		case <-time.After(30 * time.Second):
+			cmd.Process.Kill()
+			<-done
+			t.Errorf("%s did not stop within 30 s of Ctrl+C:\n%s", args[0], out.String())
+		}
+	})
+	return &out
+}
+
+// The walk-through of the README: `shardscope agent` tails a log into a
+// stream of `shardscope serve`, and `shardscope deliver` writes the stream
+// into a directory — three processes, over the wire.
+func TestAgentToStreamToDirectory(t *testing.T) {
+	url := remotetest.Serve(t)
+	sdk := remotetest.SDK(url)
+	remotetest.CreateStream(t, sdk, "logs", 2)
+	remotetest.WaitActive(t, sdk, "logs")
+
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "app.log")
+	if err := os.WriteFile(logFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	agentOut := startCommand(t, "agent", "--file", logFile, "--stream", "logs", "--endpoint", url,
+		"--start-of-file", "--max-buffer-age", "1s", "--checkpoint-file", filepath.Join(dir, "agent.json"))
+	deliverOut := startCommand(t, "deliver", "--stream", "logs", "--to", "file://"+out, "--endpoint", url,
+		"--from", "trim-horizon", "--buffer-interval", "0", "--state", filepath.Join(dir, "deliver.db"))
+
+	f, err := os.OpenFile(logFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2000 {
+		fmt.Fprintf(f, "line %d\n", i)
+	}
+	f.Close()
+
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		lines := delivered(t, out)
+		if len(lines) >= 2000 {
+			seen := map[string]bool{}
+			for _, l := range lines {
+				if seen[l] {
+					t.Fatalf("%q delivered twice", l)
+				}
+				seen[l] = true
+			}
+			for i := range 2000 {
+				if !seen[fmt.Sprintf("line %d", i)] {
+					t.Fatalf("line %d missing", i)
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of 2,000 lines delivered in 90 s\nagent:\n%s\ndeliver:\n%s", len(lines), agentOut, deliverOut)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func delivered(t *testing.T, root string) []string {
+	var lines []string
+	filepath.WalkDir(root, func(path string, de fs.DirEntry, err error) error {
+		if err != nil || de.IsDir() || strings.HasPrefix(de.Name(), ".") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err == nil && len(b) > 0 {
+			lines = append(lines, strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")...)
+		}
+		return nil
+	})
+	return lines
+}
