@@ -66,7 +66,8 @@ func New(cfg *Config, sink producers.Sink, opts Options) (*Agent, error) {
 		}
 		seen[key] = true
 		fr := &flowRun{agent: a, flow: f, key: key, events: events}
-		fr.tail = newTailer(f, ckpt.flow(key), now)
+		saved, known := ckpt.flow(key)
+		fr.tail = newTailer(f, saved, known, now)
 		if f.MaxRecordsPerSecond > 0 {
 			burst := int(min(float64(producers.MaxBatchRecords), max(1, f.MaxRecordsPerSecond)))
 			fr.limiter = rate.NewLimiter(rate.Limit(f.MaxRecordsPerSecond), burst)
@@ -183,8 +184,16 @@ func (fr *flowRun) run(ctx context.Context) error {
 // step reads what the files have (up to a buffer's worth), sends the
 // buffer when it is due, and reports whether more is waiting.
 func (fr *flowRun) step(ctx context.Context) (more bool, err error) {
+	first := fr.tail.first
 	if err := fr.tail.scan(); err != nil {
 		return false, fmt.Errorf("flow %s: %w", fr.key, err)
+	}
+	if first {
+		// Keep the starting positions (END_OF_FILE's above all): a restart
+		// before anything was sent starts from them, not from a later end.
+		if err := fr.agent.ckpt.save(fr.key, fr.tail.checkpoints(), fr.agent.now()); err != nil {
+			return false, err
+		}
 	}
 	room := fr.flow.MaxBufferRecords - len(fr.buf)
 	lines, err := fr.tail.read(room)

@@ -395,3 +395,32 @@ func TestMultiLineHeaderAndProcessing(t *testing.T) {
 		t.Fatalf("records %q, want %q", got, want)
 	}
 }
+
+// END_OF_FILE applies to the first start only: the positions it chose are
+// kept at once, so lines written while a stopped agent had sent nothing
+// yet are sent after its restart, and a file that appeared meanwhile is
+// read whole.
+func TestEndOfFileIsForTheFirstStartOnly(t *testing.T) {
+	e := newEngine(t, 1, false)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "app.log")
+	appendLines(t, path, "old", 0, 10)
+	cfg := func() *Config {
+		c := testConfig(t, dir, "*.log", "")
+		c.Flows[0].StartAtEnd = true
+		return c
+	}
+	a, stop := runAgent(t, cfg(), e)
+	deadline := time.Now().Add(10 * time.Second)
+	for a.Stats()[0].Files == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no file found")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	appendLines(t, path, "new", 0, 5)
+	appendLines(t, filepath.Join(dir, "other.log"), "other", 0, 3)
+	a, _ = runAgent(t, cfg(), e)
+	checkOnceInOrder(t, waitRecords(t, e, 8, statsText(a)), map[string]int{"new": 5, "other": 3})
+}

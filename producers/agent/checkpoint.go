@@ -50,10 +50,12 @@ func openCheckpoints(path string) (*checkpointFile, error) {
 	return c, nil
 }
 
-func (c *checkpointFile) flow(key string) []fileCheckpoint {
+// flow returns the flow's offsets and whether the file has the flow.
+func (c *checkpointFile) flow(key string) ([]fileCheckpoint, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.data.Flows[key]
+	files, ok := c.data.Flows[key]
+	return files, ok
 }
 
 // save records one flow's offsets and writes the file durably.

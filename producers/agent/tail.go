@@ -65,13 +65,16 @@ type tailer struct {
 	// initial position unless a checkpoint names them.
 	first bool
 	saved map[fileID]int64 // checkpointed offsets, consumed by the first scan
+	// known is true when the checkpoint file has the flow: it ran before,
+	// so files it has not seen are new and read whole.
+	known bool
 	// events are sentences for the console (rotation, truncation).
 	events      []string
 	truncations int
 }
 
-func newTailer(flow *Flow, saved []fileCheckpoint, now func() time.Time) *tailer {
-	t := &tailer{flow: flow, files: make(map[fileID]*tracked), now: now, first: true, saved: make(map[fileID]int64)}
+func newTailer(flow *Flow, saved []fileCheckpoint, known bool, now func() time.Time) *tailer {
+	t := &tailer{flow: flow, files: make(map[fileID]*tracked), now: now, first: true, saved: make(map[fileID]int64), known: known}
 	for _, c := range saved {
 		t.saved[c.ID] = c.Offset
 	}
@@ -88,7 +91,6 @@ func (t *tailer) scan() error {
 		return err
 	}
 	seen := make(map[fileID]bool, len(entries))
-	hadCheckpoint := len(t.saved) > 0
 	for _, e := range entries {
 		if ok, _ := filepath.Match(pattern, e.Name()); !ok || !e.Type().IsRegular() && e.Type()&fs.ModeSymlink == 0 {
 			continue
@@ -118,7 +120,7 @@ func (t *tailer) scan() error {
 				if off > 0 {
 					tf.headerLeft = 0
 				}
-			} else if t.first && !hadCheckpoint && t.flow.StartAtEnd {
+			} else if t.first && !t.known && t.flow.StartAtEnd {
 				off := lastBoundary(path, fi.Size())
 				tf.off, tf.sent, tf.bufOff = off, off, off
 				tf.headerLeft = 0
