@@ -176,5 +176,3 @@ func (p *shardProc) failureRecord(cond string, recs []item, invokes int, fnErr *
 	fr.Payload = &ev
 	return fr
 }
-
-
