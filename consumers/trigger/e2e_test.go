@@ -102,7 +102,7 @@ func runHandler(t *testing.T, command, file, source string) {
 		t.Errorf("handled %v, want 1,2,bad,3 once each", got)
 	}
 	st := tr.Stats().Total
-	if st.Invocations != 4 || st.Errors != 2 || st.Retries != 2 || !strings.Contains(st.LastError, "cannot handle throw") {
+	if st.Invocations != 4 || st.Errors != 2 || st.Retries != 2 || !strings.HasSuffix(st.LastError, "Error: cannot handle throw") {
 		t.Errorf("stats %+v: want 4 invocations, 2 retries, the 2 throws as errors", st)
 	}
 	if fs := failures(t, s.OnFailure); len(fs) != 1 || fs[0]["responseContext"].(map[string]any)["functionError"] != "Unhandled" {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -685,7 +686,7 @@ func (p *shardProc) invoke(items []item, windowed, final bool) result {
 	if err != nil {
 		var fe *FunctionError
 		if errors.As(err, &fe) {
-			t.fail(p.shard, fe.Message)
+			t.fail(p.shard, summarize(fe.Message))
 			return result{kind: resultFunctionError}
 		}
 		t.fail(p.shard, "invoke: "+err.Error())
@@ -777,6 +778,26 @@ func (p *shardProc) parseReply(reply []byte, items []item, windowed, final bool)
 		}
 	}
 	return result{kind: resultPartial, failAt: at}, state, fmt.Sprintf("batchItemFailures from %s", items[at].r.SequenceNumber)
+}
+
+// summarize shortens a function's error text for the console: the last
+// line of its stderr, or of Lambda's error JSON the type and message.
+func summarize(text string) string {
+	text = strings.TrimSpace(text)
+	if i := strings.LastIndexByte(text, '\n'); i >= 0 {
+		text = strings.TrimSpace(text[i+1:])
+	}
+	var e struct {
+		ErrorType    string `json:"errorType"`
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if json.Unmarshal([]byte(text), &e) == nil && e.ErrorMessage != "" {
+		if e.ErrorType != "" {
+			return e.ErrorType + ": " + e.ErrorMessage
+		}
+		return e.ErrorMessage
+	}
+	return clip(text)
 }
 
 func trimSpace(b []byte) []byte {

@@ -394,7 +394,7 @@ func TestBisectFindsThePoisonRecord(t *testing.T) {
 	r := &recorder{reply: func(_ int, ev Event) ([]byte, error) {
 		for _, d := range data(ev) {
 			if d == "poison" {
-				return nil, &FunctionError{Message: `{"errorType":"Error","errorMessage":"poison"}`}
+				return nil, &FunctionError{Message: "a log line\n" + `{"errorType":"Error","errorMessage":"poison","trace":[]}`}
 			}
 		}
 		return nil, nil
@@ -427,7 +427,7 @@ func TestBisectFindsThePoisonRecord(t *testing.T) {
 		t.Errorf("on-failure batch %v, want only the poison record %s", info, seqs[6])
 	}
 	st := tr.Stats().Total
-	if st.Retries < 3 || st.Errors < 3 || !strings.Contains(st.LastError, "poison") {
+	if st.Retries < 3 || st.Errors < 3 || st.LastError != "Error: poison" {
 		t.Errorf("stats %+v: want retries, errors and the last error text", st)
 	}
 }
