@@ -13,6 +13,8 @@
 // between invocations. Stats gives the console invocations/s, errors,
 // retries, IteratorAge and the on-failure count, per shard.
 //
-// testdata/runner.js and testdata/runner.py run a handler written for
-// Lambda (module.handler) unchanged behind ExecInvoker.
+// Use: settings from DefaultSettings (or LoadConfig for a triggers file),
+// New(src, leases, checkpoints, settings, invoker, destination), Run(ctx),
+// Stats(). testdata/runner.js and testdata/runner.py run a handler written
+// for Lambda (module.handler) unchanged behind ExecInvoker.
 package trigger

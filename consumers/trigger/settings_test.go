@@ -87,6 +87,13 @@ func TestSetFrom(t *testing.T) {
 			t.Errorf("SetFrom(%q) = %s %v, %v; want %s", in, s.StartingPosition, s.StartingPositionTimestamp, err, want)
 		}
 	}
+	var at Settings
+	if err := at.SetFrom("2026-03-01T12:00:00.5Z"); err != nil {
+		t.Fatal(err)
+	}
+	if c := at.consumerConfig(); c.StartPosition != engine.AtTimestamp || !c.StartTimestamp.Equal(time.Date(2026, 3, 1, 12, 0, 0, 500_000_000, time.UTC)) {
+		t.Errorf("consumer config %v %v, want AT_TIMESTAMP at 12:00:00.5", c.StartPosition, c.StartTimestamp)
+	}
 	var s Settings
 	if err := s.SetFrom("yesterday"); err == nil || !strings.Contains(err.Error(), "InvalidParameterValueException") {
 		t.Errorf("SetFrom(yesterday) = %v", err)

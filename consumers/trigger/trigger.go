@@ -532,7 +532,11 @@ func (p *shardProc) runBatch(batch []item, f *flush) bool {
 				k++
 			}
 			if k > 0 {
-				p.discard(RecordAgeExceeded, pc.items[:k], pc.invokes, nil, false)
+				// Records found too old before any invocation still show
+				// one, as the service's records do.
+				if !p.discard(RecordAgeExceeded, pc.items[:k], max(pc.invokes, 1), nil, false) {
+					return false
+				}
 				f.mark(pc.items[:k])
 				pc.items = pc.items[k:]
 				if len(pc.items) == 0 {
@@ -579,7 +583,9 @@ func (p *shardProc) runBatch(batch []item, f *flush) bool {
 		}
 		pc.attempts++
 		if s.MaximumRetryAttempts >= 0 && pc.attempts > s.MaximumRetryAttempts {
-			p.discard(RetryAttemptsExhausted, pc.items, pc.invokes, fnErr, true)
+			if !p.discard(RetryAttemptsExhausted, pc.items, pc.invokes, fnErr, true) {
+				return false
+			}
 			f.mark(pc.items)
 			queue, wait = queue[1:], 0
 			continue
@@ -592,25 +598,30 @@ func (p *shardProc) runBatch(batch []item, f *flush) bool {
 	return true
 }
 
-// discard gives up on records: an on-failure record, counted.
-func (p *shardProc) discard(cond string, items []item, invokes int, fnErr *string, withResponse bool) {
-	p.t.count(p.shard, func(s *ShardStats) {
-		s.OnFailure++
-		s.Discarded += int64(len(items))
-	})
+// discard gives up on records: an on-failure record, then counted. It
+// reports false when stopping before the record could be sent: the
+// records are then not checkpointed, and discarded again after a restart.
+func (p *shardProc) discard(cond string, items []item, invokes int, fnErr *string, withResponse bool) bool {
+	counted := func() bool {
+		p.t.count(p.shard, func(s *ShardStats) {
+			s.OnFailure++
+			s.Discarded += int64(len(items))
+		})
+		return true
+	}
 	if p.t.dest == nil {
-		return
+		return counted()
 	}
 	rec := p.failureRecord(cond, items, invokes, fnErr, withResponse)
 	var wait time.Duration
 	for {
 		err := p.t.dest.Send(p.t.ctx(), rec)
 		if err == nil {
-			return
+			return counted()
 		}
 		p.t.fail(p.shard, "on-failure destination: "+err.Error())
 		if wait = p.grow(wait); !sleep(p.t.ctx(), wait) {
-			return
+			return false
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -705,5 +706,57 @@ func TestParentsBeforeChildrenAcrossASplit(t *testing.T) {
 	}
 	if len(bad) > 0 {
 		t.Errorf("out of order per key: %v", bad)
+	}
+}
+
+func TestStartingPositions(t *testing.T) {
+	clock := engine.NewManualClock(t0)
+	e := newEngine(t, clock, 2)
+	put(t, e, "a", "old1", "b", "old2")
+	clock.Advance(time.Minute)
+	from := clock.Now()
+	put(t, e, "a", "new1", "b", "new2")
+	for _, c := range []struct{ from, want string }{
+		{"TRIM_HORIZON", "new1,new2,old1,old2"},
+		{from.Format(time.RFC3339Nano), "new1,new2"},
+		{"LATEST", "later"},
+	} {
+		s := testSettings(clock)
+		s.FunctionName = "f" + strings.ReplaceAll(strings.ReplaceAll(c.from, ":", ""), "+", "")
+		if len(s.FunctionName) > 20 {
+			s.FunctionName = "at"
+		}
+		if err := s.SetFrom(c.from); err != nil {
+			t.Fatal(err)
+		}
+		r := &recorder{}
+		tr := newTrigger(t, e, s, r, nil)
+		stop := start(t, tr)
+		waitFor(t, 5*time.Second, "both shards read", func() bool { return tr.App().Stats().Count(consumers.StateReading) == 2 })
+		want := len(strings.Split(c.want, ","))
+		if c.from == "LATEST" {
+			// A reader shown reading may not have its LATEST iterator yet:
+			// put until one record arrives.
+			deadline := time.Now().Add(5 * time.Second)
+			for tr.Stats().Total.Records == 0 && time.Now().Before(deadline) {
+				put(t, e, "a", "later")
+				for i := 0; i < 50 && tr.Stats().Total.Records == 0; i++ {
+					time.Sleep(2 * time.Millisecond)
+				}
+			}
+		}
+		waitFor(t, 5*time.Second, c.from, func() bool { return tr.Stats().Total.Records >= int64(want) })
+		stop()
+		var got []string
+		for _, call := range r.snapshot() {
+			got = append(got, data(call.ev)...)
+		}
+		sort.Strings(got)
+		if c.from == "LATEST" {
+			got = slices.Compact(got) // the later ones, one or more
+		}
+		if strings.Join(got, ",") != c.want {
+			t.Errorf("from %s: %v, want %s", c.from, got, c.want)
+		}
 	}
 }
