@@ -233,12 +233,17 @@ func TestBatchSize(t *testing.T) {
 		kv = append(kv, "k", fmt.Sprint(i))
 	}
 	put(t, e, kv...)
+	clock.Advance(2500 * time.Millisecond)
 	s := testSettings(clock)
 	s.BatchSize = 3
 	r := &recorder{}
 	tr := newTrigger(t, e, s, r, nil)
 	start(t, tr)
 	waitFor(t, 5*time.Second, "10 records", func() bool { return tr.Stats().Total.Records == 10 })
+	st := tr.Stats()
+	if st.Total.IteratorAgeMillis != 2500 || st.Shards[0].IteratorAgeMillis != 2500 || st.Total.Invocations != 4 || st.InvocationsPerSecond != 0.4 {
+		t.Errorf("stats %+v: want IteratorAge 2500 ms, 4 invocations, 0.4/s over 10 s", st)
+	}
 	var sizes []int
 	var all []string
 	for _, c := range r.snapshot() {
@@ -758,5 +763,29 @@ func TestStartingPositions(t *testing.T) {
 		if strings.Join(got, ",") != c.want {
 			t.Errorf("from %s: %v, want %s", c.from, got, c.want)
 		}
+	}
+}
+
+func TestTumblingWindowStateTooBigStartsOver(t *testing.T) {
+	clock := engine.NewManualClock(t0)
+	e := newEngine(t, clock, 1)
+	s := testSettings(clock)
+	s.TumblingWindowInSeconds = 60
+	big := `{"state":{"blob":"` + strings.Repeat("x", maxState) + `"}}`
+	r := &recorder{reply: func(n int, _ Event) ([]byte, error) {
+		if n == 1 {
+			return []byte(big), nil
+		}
+		return []byte(`{"state":{"n":1}}`), nil
+	}}
+	tr := newTrigger(t, e, s, r, nil)
+	start(t, tr)
+	put(t, e, "a", "1")
+	waitFor(t, 5*time.Second, "the first invocation", func() bool { return r.count() == 1 })
+	put(t, e, "a", "2")
+	waitFor(t, 5*time.Second, "the second invocation", func() bool { return r.count() == 2 })
+	c := r.snapshot()[1].ev
+	if string(c.State) != "{}" || c.IsWindowTerminatedEarly == nil || !*c.IsWindowTerminatedEarly || *c.IsFinalInvokeForWindow {
+		t.Errorf("after an oversized state: state %s, terminated early %v, final %v", c.State, *c.IsWindowTerminatedEarly, *c.IsFinalInvokeForWindow)
 	}
 }
