@@ -55,12 +55,17 @@ type Config struct {
 	// timers: workers look at the clock every LeaseCheckInterval.
 	Clock engine.Clock
 	// StartPosition is where a shard without a checkpoint is read from:
-	// engine.TrimHorizon (the default) or engine.Latest. With Latest, only
-	// the shards found by the first listing of a Run start at their tip
-	// (closed ones among them are skipped); shards that appear later, and
-	// children of shards this App has read, start at their trim horizon so
-	// nothing after a reshard is lost.
+	// engine.TrimHorizon (the default), engine.Latest or engine.AtTimestamp.
+	// With Latest, only the shards found by the first listing of a Run
+	// start at their tip (closed ones among them are skipped); shards that
+	// appear later, and children of shards this App has read, start at
+	// their trim horizon so nothing after a reshard is lost. AtTimestamp
+	// works the same way with StartTimestamp instead of the tip (closed
+	// shards are read from it too, as the KCL does).
 	StartPosition engine.IteratorType
+	// StartTimestamp goes with StartPosition engine.AtTimestamp; the zero
+	// time means TRIM_HORIZON.
+	StartTimestamp time.Time
 	// RelistInterval is how often the shard list is read again to pick up
 	// new shards and create their leases. Default 5s. A reader reaching a
 	// shard's end also triggers a listing.
@@ -107,12 +112,6 @@ type Config struct {
 	// processor did not. NewApp (a simple Processor) always sets it.
 	AutoCheckpoint bool
 
-	// ProcessEmptyBatches calls ProcessRecords with no records after a
-	// read that returned none (the KCL's
-	// callProcessRecordsEvenForEmptyRecordList), so a processor that
-	// buffers can deliver when its time is up although nothing new came.
-	// Such calls are not retried and checkpoint nothing by themselves.
-	ProcessEmptyBatches bool
 	// FanOut reads with enhanced fan-out instead of polling: Run registers
 	// a stream consumer named ConsumerName (or reuses the one of that name)
 	// and waits until it is ACTIVE, and each shard reader follows its shard
@@ -149,7 +148,9 @@ func (c Config) withDefaults() Config {
 	if c.Clock == nil {
 		c.Clock = engine.SystemClock{}
 	}
-	if c.StartPosition != engine.Latest {
+	switch {
+	case c.StartPosition == engine.AtTimestamp && !c.StartTimestamp.IsZero():
+	case c.StartPosition != engine.Latest:
 		c.StartPosition = engine.TrimHorizon
 	}
 	if c.RelistInterval <= 0 {
@@ -788,8 +789,9 @@ func shardParents(s engine.Shard) []string {
 // initialCheckpoint says where a new lease starts: the checkpoint store's
 // value when there is one, else TRIM_HORIZON, or at the first listing of a
 // Run with StartPosition LATEST: LATEST for open shards without a parent
-// read before, ShardEnd (skipped) for closed ones. ok is false when the
-// checkpoint store failed.
+// read before, ShardEnd (skipped) for closed ones; with AT_TIMESTAMP:
+// AT_TIMESTAMP for every shard without a parent read before. ok is false
+// when the checkpoint store failed.
 func (a *App) initialCheckpoint(ctx context.Context, s engine.Shard, parents []string, leases map[string]Lease, created map[string]bool, first bool) (ExtendedSequenceNumber, bool) {
 	if a.cps != nil {
 		cp, err := a.cps.Load(ctx, a.name, s.ShardID)
@@ -808,6 +810,14 @@ func (a *App) initialCheckpoint(ctx context.Context, s engine.Shard, parents []s
 		if cp != "" {
 			return ParseExtendedSequenceNumber(cp), true
 		}
+	}
+	if first && a.cfg.StartPosition == engine.AtTimestamp {
+		for _, p := range parents {
+			if _, ok := leases[p]; ok && !created[p] {
+				return ExtendedSequenceNumber{SequenceNumber: CheckpointTrimHorizon}, true
+			}
+		}
+		return ExtendedSequenceNumber{SequenceNumber: CheckpointAtTimestamp}, true
 	}
 	if first && a.cfg.StartPosition == engine.Latest {
 		if !s.Open() {

@@ -359,6 +359,8 @@ func (c *shardConsumer) readFanOut(proc RecordProcessor, start ExtendedSequenceN
 	case "", CheckpointTrimHorizon:
 	case CheckpointLatest:
 		r.typ = engine.Latest
+	case CheckpointAtTimestamp:
+		r.typ = engine.AtTimestamp
 	default:
 		// As read does: the checkpointed record again, what was processed
 		// of it skipped (it may be a KPL aggregate only partly done).
@@ -388,6 +390,9 @@ func (r *fanOutReader) position() engine.StartingPosition {
 		return engine.StartingPosition{Type: engine.AfterSequenceNumber, SequenceNumber: r.seq}
 	case r.atSeq != "":
 		return engine.StartingPosition{Type: engine.AtSequenceNumber, SequenceNumber: r.atSeq}
+	}
+	if r.typ == engine.AtTimestamp {
+		return engine.StartingPosition{Type: r.typ, Timestamp: r.a.cfg.StartTimestamp}
 	}
 	return engine.StartingPosition{Type: r.typ}
 }
@@ -516,8 +521,8 @@ func (r *fanOutReader) follow(sub FanOutStream, arn string) (res readResult, mor
 				return readStopped, false
 			}
 			r.seq, r.atSeq = ev.Records[n-1].SequenceNumber, ""
-		} else if a.cfg.ProcessEmptyBatches && !c.deliverEmpty(r.proc, ev.MillisBehindLatest) {
-			return readStopped, false
+		} else {
+			c.idle(r.proc)
 		}
 		if ev.ContinuationSequenceNumber != "" {
 			r.seq, r.atSeq = ev.ContinuationSequenceNumber, ""

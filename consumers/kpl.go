@@ -342,7 +342,8 @@ func skipValue(b []byte, num uint64, typ, depth int) int {
 // ExtendedSequenceNumber is a position in a shard: a record's sequence
 // number and, for a user record of a KPL aggregate, its sub-sequence
 // number. SequenceNumber may also be one of the checkpoint sentinels
-// CheckpointTrimHorizon, CheckpointLatest and ShardEnd.
+// CheckpointTrimHorizon, CheckpointLatest, CheckpointAtTimestamp and
+// ShardEnd.
 type ExtendedSequenceNumber struct {
 	SequenceNumber    string
 	SubSequenceNumber int64

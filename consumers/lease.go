@@ -18,6 +18,9 @@ const (
 	CheckpointTrimHorizon = "TRIM_HORIZON"
 	// CheckpointLatest: read the shard from its tip.
 	CheckpointLatest = "LATEST"
+	// CheckpointAtTimestamp: read the shard from the first record that
+	// arrived at or after Config.StartTimestamp.
+	CheckpointAtTimestamp = "AT_TIMESTAMP"
 )
 
 // LeaseBucket returns the metadata bucket holding an application's lease

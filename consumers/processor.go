@@ -83,6 +83,17 @@ type RecordProcessor interface {
 	Shutdown(reason ShutdownReason, cp Checkpointer)
 }
 
+// IdleProcessor is a RecordProcessor that may hold records across calls
+// (a batching window, a buffer) and so wants a call when a read brings
+// nothing new, to send what it holds once its time is up. Calls never
+// overlap the processor's other calls.
+type IdleProcessor interface {
+	RecordProcessor
+	// ProcessIdle is called after a read (or fan-out event) without
+	// records. An error (or a panic) is counted.
+	ProcessIdle(shardID string, cp Checkpointer) error
+}
+
 // RecordProcessorFactory makes one RecordProcessor per shard lease.
 type RecordProcessorFactory func() RecordProcessor
 

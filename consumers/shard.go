@@ -304,6 +304,8 @@ func (c *shardConsumer) read(proc RecordProcessor, start ExtendedSequenceNumber)
 	case "", CheckpointTrimHorizon:
 	case CheckpointLatest:
 		typ = engine.Latest
+	case CheckpointAtTimestamp:
+		typ = engine.AtTimestamp
 	default:
 		// Re-read the checkpointed record and skip what was processed of
 		// it: it may be a KPL aggregate only partly done.
@@ -331,6 +333,9 @@ func (c *shardConsumer) read(proc RecordProcessor, start ExtendedSequenceNumber)
 		}
 		if iter == "" {
 			in := engine.GetShardIteratorInput{StreamRef: a.ref(), ShardID: c.id, ShardIteratorType: typ}
+			if typ == engine.AtTimestamp {
+				in.Timestamp = a.cfg.StartTimestamp
+			}
 			switch {
 			case seq != "":
 				in.ShardIteratorType, in.StartingSequenceNumber = engine.AfterSequenceNumber, seq
@@ -418,8 +423,6 @@ func (c *shardConsumer) read(proc RecordProcessor, start ExtendedSequenceNumber)
 				return readStopped
 			}
 			seq, atSeq = out.Records[n-1].SequenceNumber, ""
-		} else if a.cfg.ProcessEmptyBatches && !c.deliverEmpty(proc, out.MillisBehindLatest) {
-			return readStopped
 		}
 		a.setLag(c.id, c.w.id, out.MillisBehindLatest)
 
@@ -428,6 +431,9 @@ func (c *shardConsumer) read(proc RecordProcessor, start ExtendedSequenceNumber)
 			return readEnded
 		}
 		iter = out.NextShardIterator
+		if len(out.Records) == 0 {
+			c.idle(proc)
+		}
 		if len(out.Records) == 0 && !sleepCtx(c.ctx, a.cfg.PollInterval) {
 			return readStopped
 		}
@@ -482,18 +488,15 @@ func (c *shardConsumer) deliver(proc RecordProcessor, users []UserRecord, lag in
 	return !c.lost()
 }
 
-// deliverEmpty calls ProcessRecords with no records (ProcessEmptyBatches);
-// an error is counted, not retried. It reports false when the reader must
-// stop.
-func (c *shardConsumer) deliverEmpty(proc RecordProcessor, lag int64) bool {
-	if c.lost() {
-		return false
+// idle tells an IdleProcessor that a read brought nothing new.
+func (c *shardConsumer) idle(proc RecordProcessor) {
+	ip, ok := proc.(IdleProcessor)
+	if !ok || c.lost() {
+		return
 	}
-	in := ProcessRecordsInput{ShardID: c.id, MillisBehindLatest: lag}
-	if err := safely(func() error { return proc.ProcessRecords(in, c.cp) }); err != nil {
-		c.w.app.fail(c.id, fmt.Errorf("process: %w", err))
+	if err := safely(func() error { return ip.ProcessIdle(c.id, c.cp) }); err != nil {
+		c.w.app.fail(c.id, fmt.Errorf("process idle: %w", err))
 	}
-	return !c.lost()
 }
 
 // checkpointer is the Checkpointer of one shard reader.

@@ -148,7 +148,6 @@ func NewApp(ctx context.Context, name, stream string, set Settings, dest Destina
 		return nil, nil, err
 	}
 	cfg.AutoCheckpoint = false
-	cfg.ProcessEmptyBatches = true
 	clock := cfg.Clock
 	if clock == nil {
 		clock = engine.SystemClock{}
@@ -193,6 +192,14 @@ var errBacklog = errors.New("the destination is not taking deliveries and the bu
 func (b *shardBuffer) Initialize(shardID string, _ consumers.ExtendedSequenceNumber) error {
 	b.shard = shardID
 	return nil
+}
+
+var _ consumers.IdleProcessor = (*shardBuffer)(nil)
+
+// ProcessIdle delivers a buffer whose interval is up although nothing new
+// came.
+func (b *shardBuffer) ProcessIdle(_ string, cp consumers.Checkpointer) error {
+	return b.ProcessRecords(consumers.ProcessRecordsInput{ShardID: b.shard}, cp)
 }
 
 func (b *shardBuffer) ProcessRecords(in consumers.ProcessRecordsInput, cp consumers.Checkpointer) error {
