@@ -661,7 +661,7 @@ func TestLostLeaseShutsDownWithoutCheckpoint(t *testing.T) {
 	waitFor(t, 5*time.Second, "records", func() bool { return log.distinct() == total })
 	waitFor(t, 5*time.Second, "checkpoint", func() bool { return leaseTableOf(t, app)["X"].Checkpoint == f.lastSeq("X") })
 	// Another process takes the lease behind w1's back.
-	if _, err := app.table.update("X", func(l *Lease, _ bool) error {
+	if _, err := app.table.Update(context.Background(), "X", func(l *Lease, _ bool) error {
 		l.Owner, l.Counter = "intruder", l.Counter+1
 		return nil
 	}); err != nil {
