@@ -227,3 +227,32 @@ func numericTable(t *testing.T, client *dynamodb.Client) string {
 func otherTable(t *testing.T, client *dynamodb.Client) string {
 	return createTable(t, client, "other", "id", types.ScalarAttributeTypeS)
 }
+
+func TestPollerReportsMoves(t *testing.T) {
+	ctx := context.Background()
+	client := dynamo(t)
+	table := newTable(t, client, "poll")
+	putItems(t, client, table,
+		item{"leaseKey": s("shardId-000000000000"), "leaseOwner": s("a"), "leaseCounter": n("1"), "checkpoint": s(seqA)},
+		item{"leaseKey": s("shardId-000000000001"), "leaseCounter": n("1"), "checkpoint": s("TRIM_HORIZON")})
+	p := NewPoller(client, table)
+	now := time.Unix(1700000000, 0)
+	tips := map[string]ShardTip{"shardId-000000000000": {Recent: []Mark{{seqA, now.Add(-time.Minute)}, {seqB, now.Add(-time.Second)}}}}
+	v, moves, err := p.Poll(ctx, tips, now)
+	if err != nil || len(moves) != 0 || len(v.Workers) != 1 || !reflect.DeepEqual(v.Unowned, []string{"shardId-000000000001"}) {
+		t.Fatalf("first Poll: got %+v, %+v, %v", v, moves, err)
+	}
+	if lag := v.Shards[0].Lag; lag != (Lag{Known: true, Records: 1, Time: time.Second}) {
+		t.Errorf("lag: got %+v, want 1 record, 1s", lag)
+	}
+	putItems(t, client, table,
+		item{"leaseKey": s("shardId-000000000000"), "leaseOwner": s("b"), "leaseCounter": n("2"), "checkpoint": s(seqA), "ownerSwitchesSinceCheckpoint": n("1")})
+	_, moves, err = p.Poll(ctx, tips, now)
+	want := []Move{{Key: "shardId-000000000000", Kind: MoveOwnerChanged, From: "a", To: "b", CounterFrom: 1, CounterTo: 2}}
+	if err != nil || !reflect.DeepEqual(moves, want) {
+		t.Errorf("second Poll: got %+v, %v; want %+v", moves, err, want)
+	}
+	if _, _, err := NewPoller(client, "missing").Poll(ctx, nil, now); ErrorName(err) != "ResourceNotFoundException" {
+		t.Errorf("Poll of a missing table: got %v", err)
+	}
+}
