@@ -403,8 +403,15 @@ func (w *worker) take(now time.Time, steal bool, all map[string]Lease) {
 		return
 	}
 	if len(avail) > 0 {
-		for _, l := range avail[:min(need, len(avail))] {
-			w.takeLease(l, now, false)
+		// A lease another worker was quicker to take leaves room for the
+		// next one: otherwise a free lease could wait a whole TakeInterval.
+		for _, l := range avail {
+			if need == 0 {
+				break
+			}
+			if w.takeLease(l, now, false) {
+				need--
+			}
 		}
 		return
 	}
@@ -433,8 +440,8 @@ func (w *worker) take(now time.Time, steal bool, all map[string]Lease) {
 
 // takeLease takes l if it is still as read: same owner and, unless it is
 // stolen from a live worker (whose renewals may move the counter meanwhile),
-// same counter.
-func (w *worker) takeLease(l Lease, now time.Time, stolen bool) {
+// same counter. It reports whether it did.
+func (w *worker) takeLease(l Lease, now time.Time, stolen bool) bool {
 	a := w.app
 	got, err := a.table.Update(context.Background(), l.ShardID, func(cur *Lease, exists bool) error {
 		if !exists || cur.Owner != l.Owner || (!stolen && cur.Counter != l.Counter) || cur.Ended() || w.crashed.Load() {
@@ -449,11 +456,11 @@ func (w *worker) takeLease(l Lease, now time.Time, stolen bool) {
 		return nil
 	})
 	if errors.Is(err, errConflict) {
-		return // another worker was quicker
+		return false // another worker was quicker
 	}
 	if err != nil {
 		a.fail(l.ShardID, fmt.Errorf("take lease: %w", err))
-		return
+		return false
 	}
 	w.held[l.ShardID] = &heldLease{id: l.ShardID, counter: got.Counter, lease: got, lastOK: now}
 	a.noteLease(got)
@@ -467,6 +474,7 @@ func (w *worker) takeLease(l Lease, now time.Time, stolen bool) {
 	if l.Owner != "" && l.Owner != w.id {
 		a.count(&a.moves, 1)
 	}
+	return true
 }
 
 // writeHeld changes a held lease in one conditional transaction (owner and
