@@ -3,6 +3,7 @@ package kcl
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"strconv"
 	"testing"
@@ -11,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/shardscope/shardscope/consumers"
 )
 
 type item = map[string]types.AttributeValue
@@ -254,5 +257,28 @@ func TestPollerReportsMoves(t *testing.T) {
 	}
 	if _, _, err := NewPoller(client, "missing").Poll(ctx, nil, now); ErrorName(err) != "ResourceNotFoundException" {
 		t.Errorf("Poll of a missing table: got %v", err)
+	}
+}
+
+// BenchmarkReadLeases reads a table of 256 KCL 2.x leases from dynalite:
+// what one refresh of the console's consumers pane costs.
+func BenchmarkReadLeases(b *testing.B) {
+	ctx := context.Background()
+	client := dynamo(b)
+	table := newTable(b, client, "bench")
+	lt := NewLeaseTable(client, table)
+	for i := range 256 {
+		l := consumers.Lease{ShardID: fmt.Sprintf("shardId-%012d", i), Owner: fmt.Sprintf("worker-%d", i%8), Counter: 42,
+			Checkpoint: seqA, StartingHashKey: "0", EndingHashKey: maxH}
+		if _, _, err := lt.Create(ctx, l); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		ls, err := ReadLeases(ctx, client, table)
+		if err != nil || len(ls) != 256 {
+			b.Fatalf("got %d leases, %v", len(ls), err)
+		}
 	}
 }
