@@ -42,7 +42,8 @@ var (
 // has (and clear checkpointOwner and the pending checkpoint where the KCL
 // does), leaving others, such as a KCL 3.x worker's throughputKBps, as
 // they are. Lease.LastRenewed is not stored: the KCL judges expiry by the
-// counter and its own clock, as consumers' workers do.
+// counter and its own clock, as consumers' workers do. The lease key is the
+// shard ID: share a table with single-stream KCL applications only.
 type LeaseTable struct {
 	client API
 	table  string
