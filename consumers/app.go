@@ -89,6 +89,11 @@ type Config struct {
 	// Leases is where the lease table lives (bucket LeaseBucket(name)),
 	// such as NewMetaLeases(db). Default: a MemoryMeta of the App's own.
 	Leases LeaseStore
+	// LeaseTable, when set, holds the App's leases instead of Leases: one
+	// table per application, as the KCL keeps it in DynamoDB (such as
+	// consumers/kcl's NewLeaseTable). Default: NewMetaLeaseTable(Leases,
+	// LeaseBucket(name)).
+	LeaseTable LeaseTable
 	// LeaseDuration is how long, by Clock, a lease's counter must stay
 	// unchanged before other workers treat it as expired. Default 10s (the
 	// KCL's failoverTimeMillis).
@@ -328,7 +333,7 @@ type App struct {
 	fos     FanOutSource // src with the fan-out calls; nil when it has none
 	cps     CheckpointStore
 	cfg     Config
-	table   leaseTable
+	table   LeaseTable
 
 	running  atomic.Bool
 	syncWake chan struct{}
@@ -388,6 +393,9 @@ func NewRecordApp(name, stream string, f RecordProcessorFactory, src Source, cps
 	if cfg.Leases == nil {
 		cfg.Leases = NewMemoryMeta()
 	}
+	if cfg.LeaseTable == nil {
+		cfg.LeaseTable = NewMetaLeaseTable(cfg.Leases, LeaseBucket(name))
+	}
 	if cfg.ConsumerName == "" {
 		cfg.ConsumerName = name
 	}
@@ -399,7 +407,7 @@ func NewRecordApp(name, stream string, f RecordProcessorFactory, src Source, cps
 		fos:           asFanOutSource(src),
 		cps:           cps,
 		cfg:           cfg,
-		table:         leaseTable{store: cfg.Leases, bucket: LeaseBucket(name)},
+		table:         cfg.LeaseTable,
 		syncWake:      make(chan struct{}, 1),
 		shards:        make(map[string]*shardEntry),
 		leaseView:     make(map[string]Lease),
@@ -559,7 +567,7 @@ func (a *App) CrashWorker(id string) error {
 
 // Leases reads the application's lease table, ordered by shard ID.
 func (a *App) Leases() ([]Lease, error) {
-	m, err := a.table.list()
+	m, err := a.table.List(context.Background())
 	if err != nil {
 		return nil, err
 	}
@@ -653,7 +661,7 @@ func (a *App) syncShards(ctx context.Context, first bool) bool {
 	// with its reader's latest batch not yet checkpointed (read again from
 	// the start by whoever takes the recreated lease). Every lease read
 	// before the listing names a shard that existed before it.
-	leases, err := a.table.list()
+	leases, err := a.table.List(context.Background())
 	if err != nil {
 		a.fail("", fmt.Errorf("read leases: %w", err))
 		return false
@@ -684,7 +692,7 @@ func (a *App) syncShards(ctx context.Context, first bool) bool {
 			// An open shard has no end: the lease is left from an earlier
 			// stream of the same name.
 			a.fail(s.ShardID, errors.New("stale checkpoint SHARD_END on an open shard ignored"))
-			if nl, err := a.table.update(s.ShardID, func(cur *Lease, exists bool) error {
+			if nl, err := a.table.Update(context.Background(), s.ShardID, func(cur *Lease, exists bool) error {
 				if !exists || cur.Counter != l.Counter {
 					return errConflict
 				}
@@ -696,7 +704,7 @@ func (a *App) syncShards(ctx context.Context, first bool) bool {
 			}
 		}
 		if l.StartingHashKey == "" && knownRange(s.HashKeyRange) {
-			if nl, err := a.table.update(s.ShardID, func(cur *Lease, exists bool) error {
+			if nl, err := a.table.Update(context.Background(), s.ShardID, func(cur *Lease, exists bool) error {
 				if !exists {
 					return errConflict
 				}
@@ -737,7 +745,7 @@ func (a *App) syncShards(ctx context.Context, first bool) bool {
 			if knownRange(s.HashKeyRange) {
 				l.StartingHashKey, l.EndingHashKey = s.HashKeyRange.Start.String(), s.HashKeyRange.End.String()
 			}
-			got, isNew, err := a.table.create(l)
+			got, isNew, err := a.table.Create(context.Background(), l)
 			if err != nil {
 				a.fail(s.ShardID, fmt.Errorf("create lease: %w", err))
 				continue
@@ -758,7 +766,7 @@ func (a *App) syncShards(ctx context.Context, first bool) bool {
 		}
 		// The shard expired (or the stream is gone): its lease goes, which
 		// also counts as its end for children waiting on it.
-		if removed, err := a.table.remove(id, l.Counter); err != nil {
+		if removed, err := a.table.Remove(context.Background(), id, l.Counter); err != nil {
 			a.fail(id, fmt.Errorf("delete lease: %w", err))
 		} else if removed {
 			delete(leases, id)

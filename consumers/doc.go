@@ -19,8 +19,9 @@
 //
 // It talks to a stream only through Source (FanOutSource for fan-out),
 // which the embedded *engine.Engine satisfies (through EngineSource for
-// fan-out), and keeps leases in a LeaseStore, which a *storage.DB becomes
-// through NewMetaLeases, so the same applications can later read a remote
-// Kinesis endpoint. It does not do any rendering; lease timing is read
+// fan-out), and keeps leases in a LeaseTable: by default a bucket of a
+// LeaseStore, which a *storage.DB becomes through NewMetaLeases, or a
+// DynamoDB table in the KCL's own layout (consumers/kcl), so the same
+// applications can read a remote Kinesis endpoint beside KCL applications. It does not do any rendering; lease timing is read
 // from an injected engine.Clock.
 package consumers

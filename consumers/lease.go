@@ -1,6 +1,7 @@
 package consumers
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -269,16 +270,59 @@ func (t *memTx) ForEach(fn func(key string, value []byte) error) error {
 	return nil
 }
 
+// ErrLeaseChanged is returned by a LeaseTable's conditional writes when the
+// lease is not as expected (its counter moved, or it appeared or vanished
+// meanwhile), and by an Update whose fn returned it.
+var ErrLeaseChanged = errors.New("consumers: lease changed")
+
 // errConflict aborts a conditional lease write whose expectation failed.
-var errConflict = errors.New("consumers: lease changed")
+var errConflict = ErrLeaseChanged
 
 // ErrLeaseLost is returned by a Checkpointer (and lease writes) when the
 // worker no longer holds the shard's lease: another worker took it, or this
 // worker stopped or crashed.
 var ErrLeaseLost = errors.New("consumers: lease lost")
 
-// leaseTable is one application's lease table in a LeaseStore.
-type leaseTable struct {
+// LeaseTable is one application's lease table, operation by operation.
+// Every write is conditional on the one lease it changes (its counter, or
+// its absence), the way the KCL writes DynamoDB items, so a table may live
+// in a bucket of a LeaseStore (the default: transactions) or in a DynamoDB
+// table (consumers/kcl). Implementations are safe for concurrent use.
+type LeaseTable interface {
+	// List reads the whole table, by shard ID.
+	List(ctx context.Context) (map[string]Lease, error)
+	// Get reads one lease; ok is false when there is none.
+	Get(ctx context.Context, id string) (l Lease, ok bool, err error)
+	// Update reads a lease, lets fn change it and writes it back on
+	// condition that it did not change meanwhile (same counter, or still
+	// absent when exists was false); otherwise it returns ErrLeaseChanged.
+	// An error from fn cancels the write and is returned. Update returns
+	// the lease as written.
+	Update(ctx context.Context, id string, fn func(l *Lease, exists bool) error) (Lease, error)
+	// Create adds l unless the shard has a lease already; it returns the
+	// lease in the table and whether it was created.
+	Create(ctx context.Context, l Lease) (got Lease, created bool, err error)
+	// Remove deletes a lease if its counter is still counter, reporting
+	// whether it did.
+	Remove(ctx context.Context, id string, counter int64) (bool, error)
+	// Renew moves the counter of each lease in expect (shard ID → the
+	// counter owner last wrote) that owner still holds with that counter,
+	// stamping LastRenewed with now, then reads the whole table. renewed
+	// holds the leases as written, changed those found taken, changed or
+	// gone. On an error, leases in neither map are in doubt and all may be
+	// nil.
+	Renew(ctx context.Context, owner string, expect map[string]int64, now time.Time) (renewed map[string]Lease, changed map[string]bool, all map[string]Lease, err error)
+}
+
+// NewMetaLeaseTable returns the lease table kept in bucket of store, one
+// JSON value per shard ID; each operation is one transaction. An App uses
+// it (bucket LeaseBucket(name)) unless Config.LeaseTable is set.
+func NewMetaLeaseTable(store LeaseStore, bucket string) LeaseTable {
+	return metaLeaseTable{store: store, bucket: bucket}
+}
+
+// metaLeaseTable is one application's lease table in a LeaseStore bucket.
+type metaLeaseTable struct {
 	store  LeaseStore
 	bucket string
 }
@@ -300,8 +344,11 @@ func encodeLease(l Lease) []byte {
 	return b
 }
 
-// list reads the whole table.
-func (t leaseTable) list() (map[string]Lease, error) {
+// List reads the whole table.
+func (t metaLeaseTable) List(ctx context.Context) (map[string]Lease, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	out := make(map[string]Lease)
 	err := t.store.ForEachMeta(t.bucket, func(key string, value []byte) error {
 		l, err := decodeLease(key, value)
@@ -314,8 +361,11 @@ func (t leaseTable) list() (map[string]Lease, error) {
 	return out, err
 }
 
-// get reads one lease.
-func (t leaseTable) get(id string) (Lease, bool, error) {
+// Get reads one lease.
+func (t metaLeaseTable) Get(ctx context.Context, id string) (Lease, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return Lease{}, false, err
+	}
 	v, err := t.store.GetMeta(t.bucket, id)
 	if err != nil || v == nil {
 		return Lease{}, false, err
@@ -324,13 +374,14 @@ func (t leaseTable) get(id string) (Lease, bool, error) {
 	return l, err == nil, err
 }
 
-// update reads a lease, lets fn change it and writes it back, all in one
-// transaction. fn sees exists false for a missing lease; returning
-// errConflict (or any error) leaves the table unchanged. It returns the
-// lease as written.
-func (t leaseTable) update(id string, fn func(l *Lease, exists bool) error) (Lease, error) {
+// Update reads, changes and writes a lease in one transaction, so it never
+// conflicts with another writer: fn sees the latest lease.
+func (t metaLeaseTable) Update(ctx context.Context, id string, fn func(l *Lease, exists bool) error) (Lease, error) {
 	var out Lease
 	err := t.store.UpdateMeta(t.bucket, func(tx MetaTx) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		var l Lease
 		exists := false
 		if v := tx.Get(id); v != nil {
@@ -350,12 +401,14 @@ func (t leaseTable) update(id string, fn func(l *Lease, exists bool) error) (Lea
 	return out, err
 }
 
-// create adds l unless the shard has a lease already; it returns the lease
-// in the table and whether it was created.
-func (t leaseTable) create(l Lease) (Lease, bool, error) {
+// Create adds l unless the shard has a lease already.
+func (t metaLeaseTable) Create(ctx context.Context, l Lease) (Lease, bool, error) {
 	var out Lease
 	created := false
 	err := t.store.UpdateMeta(t.bucket, func(tx MetaTx) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		if v := tx.Get(l.ShardID); v != nil {
 			var err error
 			out, err = decodeLease(l.ShardID, v)
@@ -367,10 +420,13 @@ func (t leaseTable) create(l Lease) (Lease, bool, error) {
 	return out, created, err
 }
 
-// remove deletes a lease if its counter is still counter.
-func (t leaseTable) remove(id string, counter int64) (bool, error) {
+// Remove deletes a lease if its counter is still counter.
+func (t metaLeaseTable) Remove(ctx context.Context, id string, counter int64) (bool, error) {
 	removed := false
 	err := t.store.UpdateMeta(t.bucket, func(tx MetaTx) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		v := tx.Get(id)
 		if v == nil {
 			return nil
@@ -386,4 +442,55 @@ func (t leaseTable) remove(id string, counter int64) (bool, error) {
 		return tx.Delete(id)
 	})
 	return removed, err
+}
+
+// Renew renews and reads the table in one transaction: on an error nothing
+// was renewed.
+func (t metaLeaseTable) Renew(ctx context.Context, owner string, expect map[string]int64, now time.Time) (map[string]Lease, map[string]bool, map[string]Lease, error) {
+	ids := make([]string, 0, len(expect))
+	for id := range expect {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	var renewed, all map[string]Lease
+	var changed map[string]bool
+	err := t.store.UpdateMeta(t.bucket, func(tx MetaTx) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		renewed, changed = make(map[string]Lease), make(map[string]bool)
+		for _, id := range ids {
+			v := tx.Get(id)
+			if v == nil {
+				changed[id] = true
+				continue
+			}
+			l, err := decodeLease(id, v)
+			if err != nil {
+				return err
+			}
+			if l.Owner != owner || l.Counter != expect[id] {
+				changed[id] = true
+				continue
+			}
+			l.Counter++
+			l.LastRenewed = now
+			if err := tx.Put(id, encodeLease(l)); err != nil {
+				return err
+			}
+			renewed[id] = l
+		}
+		all = make(map[string]Lease)
+		return tx.ForEach(func(key string, value []byte) error {
+			l, err := decodeLease(key, value)
+			if err == nil {
+				all[key] = l
+			}
+			return err
+		})
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return renewed, changed, all, nil
 }

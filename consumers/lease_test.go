@@ -661,7 +661,7 @@ func TestLostLeaseShutsDownWithoutCheckpoint(t *testing.T) {
 	waitFor(t, 5*time.Second, "records", func() bool { return log.distinct() == total })
 	waitFor(t, 5*time.Second, "checkpoint", func() bool { return leaseTableOf(t, app)["X"].Checkpoint == f.lastSeq("X") })
 	// Another process takes the lease behind w1's back.
-	if _, err := app.table.update("X", func(l *Lease, _ bool) error {
+	if _, err := app.table.Update(context.Background(), "X", func(l *Lease, _ bool) error {
 		l.Owner, l.Counter = "intruder", l.Counter+1
 		return nil
 	}); err != nil {
@@ -755,5 +755,53 @@ func TestClockJumpMovesNoLease(t *testing.T) {
 	}
 	if got := app.Stats().LeaseMoves; got != moves {
 		t.Errorf("LeaseMoves: got %d, want %d", got, moves)
+	}
+}
+
+// quickerTaker is a lease table in which another worker takes lease id
+// just before this App's first attempt to.
+type quickerTaker struct {
+	LeaseTable
+	id   string
+	once sync.Once
+}
+
+func (q *quickerTaker) Update(ctx context.Context, id string, fn func(l *Lease, exists bool) error) (Lease, error) {
+	if id == q.id {
+		q.once.Do(func() {
+			q.LeaseTable.Update(ctx, id, func(l *Lease, _ bool) error {
+				l.Owner, l.Counter = "other", l.Counter+1
+				return nil
+			})
+		})
+	}
+	return q.LeaseTable.Update(ctx, id, fn)
+}
+
+func TestTakerMovesOnWhenAnotherWorkerWasQuicker(t *testing.T) {
+	ctx := context.Background()
+	clock := engine.NewManualClock(t0)
+	f := newFakeSource(testStream, "A", "B", "C", "D")
+	table := NewMetaLeaseTable(NewMemoryMeta(), LeaseBucket("app"))
+	for _, id := range []string{"A", "B", "C", "D"} {
+		l := Lease{ShardID: id, Checkpoint: CheckpointTrimHorizon}
+		if id == "D" {
+			l.Owner = "x" // a live worker of another process
+		}
+		if _, _, err := table.Create(ctx, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := leaseConfig(clock, nil)
+	cfg.LeaseTable = &quickerTaker{LeaseTable: table, id: "A"}
+	app := NewApp("app", testStream, newCollector(), f, nil, cfg)
+	startApp(t, app)
+	// w1's share is 2 of the 4 leases: A goes to "other" under its nose,
+	// so it takes B and C at once, with the clock standing still.
+	waitFor(t, waitLong, "w1 holding B and C", func() bool {
+		return sameHoldings(holdings(t, app), map[string]int{"w1": 2, "other": 1, "x": 1})
+	})
+	if l := leaseTableOf(t, app); l["B"].Owner != "w1" || l["C"].Owner != "w1" {
+		t.Errorf("leases: got %+v, want B and C with w1", l)
 	}
 }

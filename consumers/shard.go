@@ -152,7 +152,7 @@ func (c *shardConsumer) waitForParents(parents []string) bool {
 		}
 		done := true
 		for _, p := range parents {
-			pl, ok, err := a.table.get(p)
+			pl, ok, err := a.table.Get(context.Background(), p)
 			if err != nil {
 				a.fail(c.id, fmt.Errorf("read parent lease %s: %w", p, err))
 				done = false
@@ -262,7 +262,7 @@ func (c *shardConsumer) shardEnded(proc RecordProcessor) consumerOutcome {
 		if knownRange(ch.HashKeyRange) {
 			l.StartingHashKey, l.EndingHashKey = ch.HashKeyRange.Start.String(), ch.HashKeyRange.End.String()
 		}
-		got, _, err := a.table.create(l)
+		got, _, err := a.table.Create(context.Background(), l)
 		if err != nil {
 			a.fail(ch.ShardID, fmt.Errorf("create lease: %w", err))
 			continue

@@ -48,9 +48,12 @@ type worker struct {
 
 	stopOnce, crashOnce sync.Once
 	stopCh, crashCh     chan struct{}
-	crashed             atomic.Bool
-	wake, reapCh        chan struct{}
-	done                chan struct{}
+	// ctx ends when the worker crashes: a crashed worker renews nothing.
+	ctx          context.Context
+	cancel       context.CancelFunc
+	crashed      atomic.Bool
+	wake, reapCh chan struct{}
+	done         chan struct{}
 
 	// Owned by the loop goroutine.
 	held      map[string]*heldLease
@@ -104,7 +107,10 @@ type seenLease struct {
 }
 
 func newWorker(a *App, id string) *worker {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &worker{
+		ctx:       ctx,
+		cancel:    cancel,
 		app:       a,
 		id:        id,
 		stopCh:    make(chan struct{}),
@@ -123,7 +129,10 @@ func (w *worker) requestStop() { w.stopOnce.Do(func() { close(w.stopCh) }) }
 
 func (w *worker) crash() {
 	w.crashed.Store(true)
-	w.crashOnce.Do(func() { close(w.crashCh) })
+	w.crashOnce.Do(func() {
+		w.cancel()
+		close(w.crashCh)
+	})
 }
 
 // poke asks the worker to take free leases now.
@@ -163,6 +172,7 @@ type steppedClock interface {
 
 func (w *worker) loop() {
 	defer close(w.done)
+	defer w.cancel()
 	t := time.NewTicker(w.app.cfg.LeaseCheckInterval)
 	defer t.Stop()
 	stepped, _ := w.app.cfg.Clock.(steppedClock)
@@ -261,13 +271,13 @@ func (w *worker) available(l Lease, now time.Time) bool {
 	return ok && s.counter == l.Counter && now.Sub(s.since) > w.app.cfg.LeaseDuration
 }
 
-// renew moves the counter of every held lease in one transaction and reads
-// the whole table in it. Leases found changed are lost; leases that could
+// renew moves the counter of every held lease (LeaseTable.Renew) and reads
+// the whole table. Leases found changed are lost; leases that could
 // not be renewed for LeaseDuration are given up.
 func (w *worker) renew(now time.Time) map[string]Lease {
 	a := w.app
 	if len(w.held) == 0 {
-		all, err := a.table.list()
+		all, err := a.table.List(context.Background())
 		if err != nil {
 			a.fail("", fmt.Errorf("read leases: %w", err))
 			return nil
@@ -281,73 +291,37 @@ func (w *worker) renew(now time.Time) map[string]Lease {
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	expect := make(map[string]int64, len(ids))
 	for _, id := range ids {
-		w.held[id].mu.Lock()
+		h := w.held[id]
+		h.mu.Lock()
+		if !h.lost {
+			expect[id] = h.counter
+		}
 	}
-	var (
-		all       map[string]Lease
-		conflicts = make(map[string]bool)
-	)
-	err := a.cfg.Leases.UpdateMeta(a.table.bucket, func(tx MetaTx) error {
-		if w.crashed.Load() {
-			return ErrLeaseLost
-		}
-		clear(conflicts)
-		for _, id := range ids {
-			h := w.held[id]
-			if h.lost {
-				continue
-			}
-			v := tx.Get(id)
-			if v == nil {
-				conflicts[id] = true
-				continue
-			}
-			l, err := decodeLease(id, v)
-			if err != nil {
-				return err
-			}
-			if l.Owner != w.id || l.Counter != h.counter {
-				conflicts[id] = true
-				continue
-			}
-			l.Counter++
-			l.LastRenewed = now
-			if err := tx.Put(id, encodeLease(l)); err != nil {
-				return err
-			}
-		}
-		all = make(map[string]Lease)
-		return tx.ForEach(func(key string, value []byte) error {
-			l, err := decodeLease(key, value)
-			if err == nil {
-				all[key] = l
-			}
-			return err
-		})
-	})
+	renewed, conflicts, all, err := a.table.Renew(w.ctx, w.id, expect, now)
 	var lost []*heldLease
 	for _, id := range ids {
 		h := w.held[id]
 		switch {
 		case h.lost:
-		case err != nil:
+		case conflicts[id]:
+			h.lost = true
+		case renewed[id].ShardID != "":
+			h.counter = renewed[id].Counter
+			h.lastOK = now
+			h.lease = renewed[id]
+		default: // in doubt after an error
 			if now.Sub(h.lastOK) > a.cfg.LeaseDuration {
 				h.lost = true
 			}
-		case conflicts[id]:
-			h.lost = true
-		default:
-			h.counter++
-			h.lastOK = now
-			h.lease = all[id]
 		}
 		if h.lost {
 			lost = append(lost, h)
 		}
 		h.mu.Unlock()
 	}
-	if err != nil && !errors.Is(err, ErrLeaseLost) {
+	if err != nil && !errors.Is(err, ErrLeaseLost) && w.ctx.Err() == nil {
 		a.fail("", fmt.Errorf("renew leases: %w", err))
 	}
 	for _, h := range lost {
@@ -388,7 +362,7 @@ func (w *worker) take(now time.Time, steal bool, all map[string]Lease) {
 	a := w.app
 	if all == nil {
 		var err error
-		if all, err = a.table.list(); err != nil {
+		if all, err = a.table.List(context.Background()); err != nil {
 			a.fail("", fmt.Errorf("read leases: %w", err))
 			return
 		}
@@ -429,8 +403,15 @@ func (w *worker) take(now time.Time, steal bool, all map[string]Lease) {
 		return
 	}
 	if len(avail) > 0 {
-		for _, l := range avail[:min(need, len(avail))] {
-			w.takeLease(l, now, false)
+		// A lease another worker was quicker to take leaves room for the
+		// next one: otherwise a free lease could wait a whole TakeInterval.
+		for _, l := range avail {
+			if need == 0 {
+				break
+			}
+			if w.takeLease(l, now, false) {
+				need--
+			}
 		}
 		return
 	}
@@ -459,10 +440,10 @@ func (w *worker) take(now time.Time, steal bool, all map[string]Lease) {
 
 // takeLease takes l if it is still as read: same owner and, unless it is
 // stolen from a live worker (whose renewals may move the counter meanwhile),
-// same counter.
-func (w *worker) takeLease(l Lease, now time.Time, stolen bool) {
+// same counter. It reports whether it did.
+func (w *worker) takeLease(l Lease, now time.Time, stolen bool) bool {
 	a := w.app
-	got, err := a.table.update(l.ShardID, func(cur *Lease, exists bool) error {
+	got, err := a.table.Update(context.Background(), l.ShardID, func(cur *Lease, exists bool) error {
 		if !exists || cur.Owner != l.Owner || (!stolen && cur.Counter != l.Counter) || cur.Ended() || w.crashed.Load() {
 			return errConflict
 		}
@@ -475,11 +456,11 @@ func (w *worker) takeLease(l Lease, now time.Time, stolen bool) {
 		return nil
 	})
 	if errors.Is(err, errConflict) {
-		return // another worker was quicker
+		return false // another worker was quicker
 	}
 	if err != nil {
 		a.fail(l.ShardID, fmt.Errorf("take lease: %w", err))
-		return
+		return false
 	}
 	w.held[l.ShardID] = &heldLease{id: l.ShardID, counter: got.Counter, lease: got, lastOK: now}
 	a.noteLease(got)
@@ -493,6 +474,7 @@ func (w *worker) takeLease(l Lease, now time.Time, stolen bool) {
 	if l.Owner != "" && l.Owner != w.id {
 		a.count(&a.moves, 1)
 	}
+	return true
 }
 
 // writeHeld changes a held lease in one conditional transaction (owner and
@@ -503,7 +485,7 @@ func (w *worker) writeHeld(h *heldLease, fn func(l *Lease)) (Lease, error) {
 	}
 	a := w.app
 	now := a.cfg.Clock.Now()
-	l, err := a.table.update(h.id, func(cur *Lease, exists bool) error {
+	l, err := a.table.Update(context.Background(), h.id, func(cur *Lease, exists bool) error {
 		if !exists || cur.Owner != w.id || cur.Counter != h.counter || w.crashed.Load() {
 			return errConflict
 		}
