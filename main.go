@@ -38,6 +38,7 @@ import (
 
 	"github.com/shardscope/shardscope/api/remote"
 	"github.com/shardscope/shardscope/consumers/deliver"
+	"github.com/shardscope/shardscope/consumers/trigger"
 	"github.com/shardscope/shardscope/producers/agent"
 )
 
@@ -153,7 +154,7 @@ producers (clickstream, IoT sensors, application logs) start writing.`,
 	root.Flags().StringVar(&listen, "listen", "", "also serve the Kinesis API on this address (e.g. 127.0.0.1:4567)")
 	root.Flags().IntVar(&maxConns, "max-conns", api.DefaultMaxConns, "with --listen: most connections served at once (more wait to be accepted)")
 	root.AddCommand(serveCommand(), benchCommand(), repairCommand(), checkCommand(), attachCommand())
-	root.AddCommand(agentCommand(), deliverCommand())
+	root.AddCommand(agentCommand(), deliverCommand(), triggerCommand())
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
@@ -513,13 +514,9 @@ batches: --to file:///DIR, s3://BUCKET/PREFIX or postgres://… (with
 				name = "deliver-" + stream
 			}
 			set.BufferInterval = time.Duration(interval) * time.Second
-			start := engine.Latest
-			switch from {
-			case "", "latest":
-			case "trim-horizon":
-				start = engine.TrimHorizon
-			default:
-				return fmt.Errorf("--from %s: deliver starts at latest (Firehose's) or trim-horizon", from)
+			start, at, err := startFrom(from)
+			if err != nil {
+				return err
 			}
 			if state == "" {
 				p, err := xdg.StateFile(filepath.Join("shardscope", name+".db"))
@@ -549,7 +546,7 @@ batches: --to file:///DIR, s3://BUCKET/PREFIX or postgres://… (with
 				return fmt.Errorf("state file: %w", err)
 			}
 			defer db.Close()
-			cfg := consumers.Config{Leases: consumers.NewMetaLeases(db), StartPosition: start}
+			cfg := consumers.Config{Leases: consumers.NewMetaLeases(db), StartPosition: start, StartTimestamp: at}
 			app, d, err := deliver.NewApp(ctx, name, stream, set, dest, client, consumers.NewMetaCheckpoints(db), cfg)
 			if err != nil {
 				return err
@@ -569,7 +566,7 @@ batches: --to file:///DIR, s3://BUCKET/PREFIX or postgres://… (with
 	fl.StringVar(&stream, "stream", "", "the stream to read")
 	fl.StringVar(&to, "to", "", "file:///DIR, s3://BUCKET/PREFIX or postgres://USER@HOST:PORT/DB")
 	fl.StringVar(&name, "name", "", "the delivery stream's name: object keys, checkpoints (default deliver-STREAM)")
-	fl.StringVar(&from, "from", "latest", "where a first start reads from: latest or trim-horizon")
+	fl.StringVar(&from, "from", "latest", "where a first start reads from: latest (Firehose's), trim-horizon or at-timestamp=RFC3339")
 	fl.StringVar(&state, "state", "", "the file keeping leases and checkpoints (default in the XDG state directory)")
 	fl.IntVar(&set.BufferSizeMiB, "buffer-size", deliver.DefaultBufferSizeMiB, "MiB per shard buffer, 1–128")
 	fl.IntVar(&interval, "buffer-interval", int(deliver.DefaultBufferInterval/time.Second), "seconds before a buffer goes anyway, 0–900")
@@ -579,6 +576,132 @@ batches: --to file:///DIR, s3://BUCKET/PREFIX or postgres://… (with
 	fl.StringVar(&do.S3Endpoint, "s3-endpoint", "", "an S3-compatible server (s3rver, MinIO); default AWS")
 	fl.StringVar(&do.Table, "table", "", "PostgreSQL: the table to load")
 	fl.StringVar(&do.Columns, "columns", "", "PostgreSQL: col=source,… (JSON field paths or $shardId, $sequenceNumber, $subSequenceNumber, $partitionKey, $arrival, $data, $record); default a made table with a jsonb column")
+	endpointFlags(cmd, &co)
+	return cmd
+}
+
+// startFrom turns --from (as attach takes it) into a consumer start:
+// latest, trim-horizon or at-timestamp=RFC3339.
+func startFrom(from string) (typ engine.IteratorType, at time.Time, err error) {
+	f, err := uiremote.ParseFrom(from)
+	if err != nil {
+		return "", at, err
+	}
+	if f.Type == engine.AtSequenceNumber {
+		return "", at, fmt.Errorf("--from %s: an application starts at latest, trim-horizon or at-timestamp=RFC3339", from)
+	}
+	return f.Type, f.At, nil
+}
+
+func triggerCommand() *cobra.Command {
+	var cfgPath, from, state string
+	set := trigger.DefaultSettings("")
+	var co remote.Options
+	cmd := &cobra.Command{
+		Use:   "trigger (--config triggers.yaml | --stream NAME --exec CMD | --url URL)",
+		Short: "Run a function on a stream's batches, as Lambda's event source mapping does",
+		Long: `trigger reads a stream as a consumer application (leases and checkpoints in a
+state file of its own) and hands each batch to a function as the exact
+event Lambda sends for Kinesis: a command (--exec, the event on its stdin,
+its stdout the reply) or an HTTP endpoint (--url). The mapping's settings
+are CreateEventSourceMapping's. See README, "Around the stream".`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var all []trigger.Settings
+			switch {
+			case cfgPath != "" && set.Stream == "":
+				var err error
+				if all, err = trigger.LoadConfig(cfgPath); err != nil {
+					return err
+				}
+			case cfgPath == "" && set.Stream != "" && (set.Exec != "" || set.URL != ""):
+				if cmd.Flags().Changed("from") {
+					typ, at, err := startFrom(from)
+					if err != nil {
+						return err
+					}
+					set.StartingPosition = string(typ)
+					if typ == engine.AtTimestamp {
+						set.StartingPositionTimestamp = float64(at.UnixMilli()) / 1000
+					}
+				}
+				all = []trigger.Settings{set}
+			default:
+				return errors.New("give --config triggers.yaml, or --stream NAME with --exec CMD or --url URL")
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			co.AllowWrites = true // an on-failure stream is written to
+			client, err := remote.New(ctx, co)
+			if err != nil {
+				return err
+			}
+			if state == "" {
+				p, err := xdg.StateFile(filepath.Join("shardscope", "triggers.db"))
+				if err != nil {
+					return fmt.Errorf("default state file: %w", err)
+				}
+				state = p
+			}
+			db, err := storage.Open(state, storage.Options{})
+			if err != nil {
+				return fmt.Errorf("state file: %w", err)
+			}
+			defer db.Close()
+			var triggers []*trigger.Trigger
+			for _, s := range all {
+				dest, err := trigger.OpenDestination(s.OnFailure, client)
+				if err != nil {
+					return err
+				}
+				t, err := trigger.New(client, consumers.NewMetaLeases(db), consumers.NewMetaCheckpoints(db), s, nil, dest)
+				if err != nil {
+					return err
+				}
+				triggers = append(triggers, t)
+			}
+			errOut := cmd.ErrOrStderr()
+			go every(ctx, 10*time.Second, func() {
+				for _, t := range triggers {
+					st := t.Stats()
+					fmt.Fprintf(errOut, "%s %s on %s: %.1f invocations/s, %d records, %d errors, %d retries, IteratorAge %d ms, %d on failure%s\n",
+						time.Now().Format("15:04:05"), st.Name, st.Stream, st.InvocationsPerSecond, st.Total.Records, st.Total.Errors,
+						st.Total.Retries, st.Total.IteratorAgeMillis, st.Total.OnFailure, lastErr(st.Total.LastError))
+				}
+			})
+			errs := make(chan error, len(triggers))
+			for _, t := range triggers {
+				fmt.Fprintf(errOut, "trigger %s: %s → %s\n", t.Settings().Name, t.Settings().Stream, t.Settings().FunctionName)
+				go func() { errs <- t.Run(ctx) }()
+			}
+			var first error
+			for range triggers {
+				if err := <-errs; err != nil && first == nil {
+					first = err
+					stop() // one mapping failed: stop the others too
+				}
+			}
+			return first
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&cfgPath, "config", "", "a triggers file (YAML or JSON): Triggers: [{Stream, Exec or URL, BatchSize, …}]")
+	fl.StringVar(&set.Stream, "stream", "", "the stream to read")
+	fl.StringVar(&set.Exec, "exec", "", "the function as a command line (run with sh -c): the event on stdin, the reply on stdout")
+	fl.StringVar(&set.URL, "url", "", "the function as an HTTP endpoint: the event POSTed, the reply in the body")
+	fl.StringVar(&set.Name, "name", "", "the mapping's name: its leases and checkpoints (default trigger-FUNCTION)")
+	fl.StringVar(&set.FunctionName, "function-name", "", "the function's name in ARNs and the runner's context")
+	fl.StringVar(&from, "from", "latest", "StartingPosition: latest, trim-horizon or at-timestamp=RFC3339")
+	fl.IntVar(&set.BatchSize, "batch-size", 100, "BatchSize, 1–10,000")
+	fl.IntVar(&set.MaximumBatchingWindowInSeconds, "batching-window", 0, "MaximumBatchingWindowInSeconds, 0–300")
+	fl.IntVar(&set.ParallelizationFactor, "parallelization-factor", 1, "ParallelizationFactor, 1–10")
+	fl.IntVar(&set.MaximumRetryAttempts, "maximum-retry-attempts", -1, "MaximumRetryAttempts, -1 (until the records expire) to 10,000")
+	fl.IntVar(&set.MaximumRecordAgeInSeconds, "maximum-record-age", -1, "MaximumRecordAgeInSeconds, -1 or 60–604,800")
+	fl.BoolVar(&set.BisectBatchOnFunctionError, "bisect-batch-on-function-error", false, "BisectBatchOnFunctionError")
+	fl.StringSliceVar(&set.FunctionResponseTypes, "function-response-types", nil, "FunctionResponseTypes: ReportBatchItemFailures")
+	fl.StringVar(&set.OnFailure, "on-failure", "", "where discarded batches are described: a file, or stream:NAME")
+	fl.IntVar(&set.TumblingWindowInSeconds, "tumbling-window", 0, "TumblingWindowInSeconds, 0–900")
+	fl.StringVar(&state, "state", "", "the file keeping leases and checkpoints (default in the XDG state directory)")
 	endpointFlags(cmd, &co)
 	return cmd
 }

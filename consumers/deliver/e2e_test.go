@@ -2,6 +2,7 @@ package deliver_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"os"
@@ -44,9 +45,10 @@ func startCommand(t *testing.T, args ...string) *bytes.Buffer {
 }
 
 // The walk-through of the README: `shardscope agent` tails a log into a
-// stream of `shardscope serve`, and `shardscope deliver` writes the stream
-// into a directory — three processes, over the wire.
-func TestAgentToStreamToDirectory(t *testing.T) {
+// stream of `shardscope serve`; `shardscope deliver` writes the stream into
+// a directory and `shardscope trigger` hands it to a function (a shell
+// command keeping the events) — four processes, over the wire.
+func TestAgentToStreamToDirectoryAndFunction(t *testing.T) {
 	url := remotetest.Serve(t)
 	sdk := remotetest.SDK(url)
 	remotetest.CreateStream(t, sdk, "logs", 2)
@@ -63,6 +65,15 @@ func TestAgentToStreamToDirectory(t *testing.T) {
 	deliverOut := startCommand(t, "deliver", "--stream", "logs", "--to", "file://"+out, "--endpoint", url,
 		"--from", "trim-horizon", "--buffer-interval", "0", "--state", filepath.Join(dir, "deliver.db"))
 
+	// The function keeps each event in a file of its own (the shards'
+	// batches are invoked at once).
+	events := filepath.Join(dir, "events")
+	if err := os.Mkdir(events, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	triggerOut := startCommand(t, "trigger", "--stream", "logs", "--endpoint", url, "--from", "trim-horizon",
+		"--exec", `cat > "$(mktemp `+events+`/event.XXXXXX)"`, "--batch-size", "500", "--state", filepath.Join(dir, "trigger.db"))
+
 	f, err := os.OpenFile(logFile, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -74,27 +85,65 @@ func TestAgentToStreamToDirectory(t *testing.T) {
 
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		lines := delivered(t, out)
-		if len(lines) >= 2000 {
-			seen := map[string]bool{}
-			for _, l := range lines {
-				if seen[l] {
-					t.Fatalf("%q delivered twice", l)
-				}
-				seen[l] = true
-			}
-			for i := range 2000 {
-				if !seen[fmt.Sprintf("line %d", i)] {
-					t.Fatalf("line %d missing", i)
-				}
-			}
+		lines, invoked := delivered(t, out), invokedWith(t, events)
+		if len(lines) >= 2000 && len(invoked) >= 2000 {
+			checkLines(t, "delivered", lines)
+			checkLines(t, "handed to the function", invoked)
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of 2,000 lines delivered in 90 s\nagent:\n%s\ndeliver:\n%s", len(lines), agentOut, deliverOut)
+			t.Fatalf("in 90 s %d of 2,000 lines delivered, %d handed to the function\nagent:\n%s\ndeliver:\n%s\ntrigger:\n%s",
+				len(lines), len(invoked), agentOut, deliverOut, triggerOut)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+func checkLines(t *testing.T, what string, lines []string) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, l := range lines {
+		if seen[l] {
+			t.Fatalf("%q %s twice", l, what)
+		}
+		seen[l] = true
+	}
+	for i := range 2000 {
+		if !seen[fmt.Sprintf("line %d", i)] {
+			t.Fatalf("line %d not %s", i, what)
+		}
+	}
+}
+
+// invokedWith reads the Lambda events the function kept, a file each, and
+// returns the lines their records carry.
+func invokedWith(t *testing.T, dir string) []string {
+	files, _ := filepath.Glob(filepath.Join(dir, "event.*"))
+	var lines []string
+	for _, path := range files {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ev struct {
+			Records []struct {
+				EventSource string `json:"eventSource"`
+				Kinesis     struct {
+					Data []byte `json:"data"`
+				} `json:"kinesis"`
+			}
+		}
+		if err := json.Unmarshal(b, &ev); err != nil {
+			continue // still being written: look again later
+		}
+		for _, r := range ev.Records {
+			if r.EventSource != "aws:kinesis" {
+				t.Fatalf("event source %q", r.EventSource)
+			}
+			lines = append(lines, strings.TrimSuffix(string(r.Kinesis.Data), "\n"))
+		}
+	}
+	return lines
 }
 
 func delivered(t *testing.T, root string) []string {
