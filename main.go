@@ -122,6 +122,7 @@ func rootCommand() *cobra.Command {
 	var seed int64
 	var stream, listen string
 	var maxConns int
+	var sec securityFlags
 	root := &cobra.Command{
 		Use:   "shardscope",
 		Short: "A Kinesis Data Streams–style stream on your laptop, with a live console",
@@ -139,7 +140,10 @@ producers (clickstream, IoT sensors, application logs) start writing.`,
 			if !cmd.Flags().Changed("seed") {
 				seed = time.Now().UnixNano()
 			}
-			return runConsole(store, stream, seed, listen, maxConns)
+			if sec.any() && listen == "" {
+				return errors.New("--auth, --policy and --tls-* apply to the API: give --listen too")
+			}
+			return runConsole(store, stream, seed, listen, maxConns, sec)
 		},
 	}
 	store.register(root)
@@ -147,6 +151,7 @@ producers (clickstream, IoT sensors, application logs) start writing.`,
 	root.Flags().StringVar(&stream, "stream", "demo", "stream to create if missing and to watch")
 	root.Flags().StringVar(&listen, "listen", "", "also serve the Kinesis API on this address (e.g. 127.0.0.1:4567)")
 	root.Flags().IntVar(&maxConns, "max-conns", api.DefaultMaxConns, "with --listen: most connections served at once (more wait to be accepted)")
+	sec.register(root, "with --listen: ")
 	root.AddCommand(serveCommand(), benchCommand(), repairCommand(), checkCommand())
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
@@ -248,7 +253,7 @@ func printCheckReport(w io.Writer, r *storage.StoreReport) {
 
 // runConsole is the default command: engine, demo stream, producers,
 // consumers and the console, shut down in order when the user quits.
-func runConsole(store storeFlags, stream string, seed int64, listen string, maxConns int) (err error) {
+func runConsole(store storeFlags, stream string, seed int64, listen string, maxConns int, secFlags securityFlags) (err error) {
 	if !isatty.IsTerminal(os.Stdin.Fd()) || !isatty.IsTerminal(os.Stdout.Fd()) {
 		return errors.New("the console needs a terminal on stdin and stdout; for a headless server run `shardscope serve`")
 	}
@@ -288,9 +293,19 @@ func runConsole(store storeFlags, stream string, seed int64, listen string, maxC
 		if err != nil {
 			return err
 		}
-		endpoint = "http://" + ln.Addr().String()
+		sec, err := secFlags.build(e, db.Path(), ln)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		for _, line := range sec.describe() {
+			// Printed before the console takes the screen and again after.
+			fmt.Fprintln(os.Stderr, "shardscope:", line)
+			defer fmt.Fprintln(os.Stderr, "shardscope:", line)
+		}
+		endpoint = sec.scheme() + "://" + ln.Addr().String()
 		served := make(chan error, 1)
-		srv := &api.Server{Handler: api.NewHandler(e, api.Options{}), MaxConns: maxConns}
+		srv := &api.Server{Handler: api.NewHandler(e, sec.opts), MaxConns: maxConns, TLS: sec.tls}
 		go func() { served <- srv.Serve(runCtx, ln) }()
 		defer func() { cancel(); <-served }()
 	}
@@ -382,6 +397,7 @@ func serveCommand() *cobra.Command {
 	var store storeFlags
 	var listen, level string
 	var maxConns int
+	var secFlags securityFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the Kinesis API headless (AWS SDKs, the AWS CLI and boto3 work against it)",
@@ -415,8 +431,20 @@ stops it gracefully: in-flight requests finish and the store closes cleanly.`,
 			if err != nil {
 				return err
 			}
-			logger.Info("shardscope serving", "addr", ln.Addr().String(), "db", db.Path(), "sync", db.SyncMode().String(), "limits", !store.noLimits, "version", versionString())
-			srv := &api.Server{Handler: api.NewHandler(e, api.Options{Logger: logger}), Logger: logger, MaxConns: maxConns}
+			sec, err := secFlags.build(e, db.Path(), ln)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			logger.Info("shardscope serving", "addr", ln.Addr().String(), "endpoint", sec.scheme()+"://"+ln.Addr().String(), "db", db.Path(), "sync", db.SyncMode().String(), "limits", !store.noLimits, "version", versionString())
+			for _, line := range sec.describe() {
+				logger.Info(line)
+			}
+			if sec.made {
+				logger.Info("made a self-signed certificate; trust it with --ca-bundle "+sec.certFile+" (AWS CLI), verify= (boto3), AWS_CA_BUNDLE or NODE_EXTRA_CA_CERTS", "cert", sec.certFile)
+			}
+			sec.opts.Logger = logger
+			srv := &api.Server{Handler: api.NewHandler(e, sec.opts), Logger: logger, MaxConns: maxConns, TLS: sec.tls}
 			err = srv.Serve(ctx, ln)
 			logger.Info("shardscope stopped")
 			return err
@@ -426,6 +454,7 @@ stops it gracefully: in-flight requests finish and the store closes cleanly.`,
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4567", "address to serve on")
 	cmd.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error (debug logs every request)")
 	cmd.Flags().IntVar(&maxConns, "max-conns", api.DefaultMaxConns, "most connections served at once; more wait to be accepted (negative: no cap)")
+	secFlags.register(cmd, "")
 	return cmd
 }
 
