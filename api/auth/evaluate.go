@@ -124,17 +124,18 @@ func matchAction(pattern, action string) bool {
 }
 
 // MatchARN matches a Resource pattern against an ARN: "*" matches all;
-// otherwise the six colon-separated parts are matched one by one with *
-// and ?, the last (the resource path, which may hold colons, as consumer
-// ARNs do) as a whole.
+// otherwise the colon-separated parts are matched one by one with * and ?,
+// and the pattern's last part takes the rest of the ARN, so the resource
+// path (which may hold colons, as consumer ARNs do) matches as a whole
+// and a trailing * may run past colons.
 func MatchARN(pattern, arn string) bool {
 	if pattern == "*" {
 		return true
 	}
 	pp := strings.SplitN(pattern, ":", 6)
-	ap := strings.SplitN(arn, ":", 6)
-	if len(pp) != 6 || len(ap) != 6 {
-		return Glob(pattern, arn)
+	ap := strings.SplitN(arn, ":", len(pp))
+	if len(ap) != len(pp) {
+		return false
 	}
 	for i := range pp {
 		if !Glob(pp[i], ap[i]) {
