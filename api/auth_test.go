@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -67,6 +68,7 @@ type secureEnv struct {
 	url    string
 	caFile string // the server certificate, when TLS
 	opts   Options
+	protos sync.Map // protocol ("HTTP/2.0") → true, for every request served
 }
 
 func newSecureEnv(t *testing.T, policies string, useTLS bool) *secureEnv {
@@ -94,7 +96,11 @@ func newSecureEnv(t *testing.T, policies string, useTLS bool) *secureEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &Server{Handler: NewHandler(e, env.opts), Logger: testLogger(t)}
+	h := NewHandler(e, env.opts)
+	srv := &Server{Logger: testLogger(t), Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		env.protos.Store(r.Proto, true)
+		h.ServeHTTP(w, r)
+	})}
 	env.url = "http://" + ln.Addr().String()
 	if useTLS {
 		dir := t.TempDir()

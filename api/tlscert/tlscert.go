@@ -83,8 +83,10 @@ func SelfSigned(certFile, keyFile string, hosts []string, now time.Time) (c tls.
 		return tls.Certificate{}, false, err
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: hosts[0], Organization: []string{"shardscope (self-signed)"}},
+		SerialNumber: serial,
+		// A subject of its own: TLS stacks find an issuer by name, and two
+		// stores' certificates trusted together must not shadow each other.
+		Subject:               pkix.Name{CommonName: hosts[0], Organization: []string{"shardscope (self-signed)"}, SerialNumber: serial.Text(16)},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(Validity),
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
