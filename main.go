@@ -28,6 +28,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shardscope/shardscope/api"
+	"github.com/shardscope/shardscope/api/auth"
 	"github.com/shardscope/shardscope/api/loadgen"
 	"github.com/shardscope/shardscope/consumers"
 	"github.com/shardscope/shardscope/engine"
@@ -461,6 +462,7 @@ stops it gracefully: in-flight requests finish and the store closes cleanly.`,
 func benchCommand() *cobra.Command {
 	var cfg loadgen.Config
 	var syncMode string
+	var authCompare bool
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Drive a Kinesis endpoint through the AWS SDK and print one summary line",
@@ -474,28 +476,19 @@ measures that the same way: over HTTP, through the SDK.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if authCompare {
+				if cfg.Endpoint != "" {
+					return errors.New("--auth-compare measures the embedded shardscope; leave out --endpoint")
+				}
+				return benchAuthCompare(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), cfg, syncMode)
+			}
 			if cfg.Endpoint == "" {
-				dir, err := os.MkdirTemp("", "shardscope-bench")
+				endpoint, stopServer, err := benchEmbedded(ctx, syncMode, false)
 				if err != nil {
 					return err
 				}
-				defer os.RemoveAll(dir)
-				store := storeFlags{db: filepath.Join(dir, "bench.db"), sync: syncMode, noLimits: true}
-				db, e, err := store.open(nil, nil)
-				if err != nil {
-					return err
-				}
-				defer db.Close()
-				defer e.Close()
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					return err
-				}
-				sctx, cancel := context.WithCancel(ctx)
-				served := make(chan error, 1)
-				go func() { served <- api.Serve(sctx, ln, api.NewHandler(e, api.Options{}), nil) }()
-				defer func() { cancel(); <-served }()
-				cfg.Endpoint = "http://" + ln.Addr().String()
+				defer stopServer()
+				cfg.Endpoint = endpoint
 			}
 			res, err := loadgen.Run(ctx, cfg)
 			if err != nil {
@@ -518,7 +511,85 @@ measures that the same way: over HTTP, through the SDK.`,
 	f.IntVar(&cfg.Consumers, "consumers", 1, "polling consumers, each reading every shard")
 	f.DurationVar(&cfg.Poll, "poll", 10*time.Millisecond, "how often a consumer polls each shard")
 	f.StringVar(&syncMode, "sync", "always", "durability of the embedded store: always or none")
+	f.BoolVar(&authCompare, "auth-compare", false, "run the load on the embedded shardscope twice, without and with --auth (signatures verified), and print the ratio")
 	return cmd
+}
+
+// benchEmbedded starts an embedded shardscope (limits off, a temporary
+// store) on a loopback port, verifying signatures when withAuth (the
+// bench client signs as "bench"/"bench"), and returns its endpoint and
+// how to stop it.
+func benchEmbedded(ctx context.Context, syncMode string, withAuth bool) (endpoint string, stop func(), err error) {
+	dir, err := os.MkdirTemp("", "shardscope-bench")
+	if err != nil {
+		return "", nil, err
+	}
+	store := storeFlags{db: filepath.Join(dir, "bench.db"), sync: syncMode, noLimits: true}
+	db, e, err := store.open(nil, nil)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	var opts api.Options
+	if withAuth {
+		keys, err := auth.ParseCredentials(strings.NewReader("[bench]\naws_access_key_id = bench\naws_secret_access_key = bench\n"), e.Options().AccountID)
+		if err != nil {
+			return "", nil, err
+		}
+		opts.Auth = &auth.Verifier{Keys: keys, Region: e.Options().Region}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.Close()
+		db.Close()
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- api.Serve(sctx, ln, api.NewHandler(e, opts), nil) }()
+	return "http://" + ln.Addr().String(), func() {
+		cancel()
+		<-served
+		e.Close()
+		db.Close()
+		os.RemoveAll(dir)
+	}, nil
+}
+
+// benchAuthCompare runs the same load without and with signature
+// verification, alternating twice to even out a busy machine, and prints
+// each run and the put-rate ratio with/without.
+func benchAuthCompare(ctx context.Context, out, errOut io.Writer, cfg loadgen.Config, syncMode string) error {
+	var rate [2]float64
+	for round := 0; round < 2; round++ {
+		for i, withAuth := range []bool{false, true} {
+			endpoint, stop, err := benchEmbedded(ctx, syncMode, withAuth)
+			if err != nil {
+				return err
+			}
+			c := cfg
+			c.Endpoint = endpoint
+			res, err := loadgen.Run(ctx, c)
+			stop()
+			if err != nil {
+				return err
+			}
+			label := "auth off"
+			if withAuth {
+				label = "auth on "
+			}
+			fmt.Fprintf(out, "%s  %s\n", label, res)
+			if res.LastError != "" {
+				fmt.Fprintln(errOut, "last error:", res.LastError)
+			}
+			rate[i] += float64(res.Put) / res.Elapsed.Seconds()
+		}
+	}
+	if rate[0] > 0 {
+		fmt.Fprintf(out, "auth on/off put rate: %.2f\n", rate[1]/rate[0])
+	}
+	return nil
 }
 
 // consoleLeaseDuration is how long a consumer worker's lease lasts without
