@@ -235,6 +235,10 @@ func TestAuthGoSDK(t *testing.T) {
 	if status != 400 || hdr.Get("X-Amzn-ErrorType") != "MissingAuthenticationTokenException" || !strings.Contains(string(body), "Missing Authentication Token") {
 		t.Fatalf("unsigned: %d %s %s", status, hdr.Get("X-Amzn-ErrorType"), body)
 	}
+	// As at the service, a broken body is named before the missing signature.
+	if _, hdr, body := rawCall(t, env.url, TargetPrefix+"ListStreams", ContentTypeJSON, []byte(`{`)); hdr.Get("X-Amzn-ErrorType") != SerializationException {
+		t.Fatalf("unsigned broken body: %s %s", hdr.Get("X-Amzn-ErrorType"), body)
+	}
 }
 
 // TestAuthOffChangesNothing: without Auth an unsigned request is served.

@@ -302,30 +302,17 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, c wireCodec, tar
 		// The client went away or sent a broken body: nothing useful to say.
 		return h.writeError(w, c, serializationError("Could not read the request body: %v", err))
 	}
-	var caller auth.Identity
-	if h.auth != nil {
-		// As at the service, a request is authenticated once its envelope
-		// (method, target, body) is known to be well formed.
-		id, aerr := h.auth.Verify(r, body)
-		if aerr != nil {
-			return h.writeError(w, c, &apiError{Code: aerr.Code, Message: aerr.Message, Status: aerr.Status})
-		}
-		caller = id
-	}
-	var out any
+	// Decode, then authenticate, then authorize: as at the service, a
+	// body that is not JSON (or CBOR) is a SerializationException even
+	// unsigned, and the policy needs the resource the body names.
+	var fastArgs engine.PutRecordsInput
+	var m map[string]any
 	exact := !c.cbor && needsExactStrings(body)
 	fast := false
 	if name == "PutRecords" && !c.cbor && !exact {
-		var args engine.PutRecordsInput
-		if args, fast = fastPutRecords(body); fast {
-			if aerr := h.authorize(r, caller, name, refMembers(args.StreamRef)); aerr != nil {
-				return h.writeError(w, c, aerr)
-			}
-			out, err = runPutRecords(r.Context(), h.e, args)
-		}
+		fastArgs, fast = fastPutRecords(body)
 	}
 	if !fast {
-		var m map[string]any
 		var aerr *apiError
 		if exact {
 			m, aerr = decodeJSONExact(body)
@@ -335,9 +322,24 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, c wireCodec, tar
 		if aerr != nil {
 			return h.writeError(w, c, aerr)
 		}
-		if aerr := h.authorize(r, caller, name, m); aerr != nil {
+	}
+	if h.auth != nil {
+		caller, aerr := h.auth.Verify(r, body)
+		if aerr != nil {
+			return h.writeError(w, c, &apiError{Code: aerr.Code, Message: aerr.Message, Status: aerr.Status})
+		}
+		members := m
+		if fast {
+			members = refMembers(fastArgs.StreamRef)
+		}
+		if aerr := h.authorize(r, caller, name, members); aerr != nil {
 			return h.writeError(w, c, aerr)
 		}
+	}
+	var out any
+	if fast {
+		out, err = runPutRecords(r.Context(), h.e, fastArgs)
+	} else {
 		out, err = act(r.Context(), h.e, newObject(m))
 	}
 	if err != nil {
