@@ -410,7 +410,11 @@ port. Point any Kinesis client at it, for example:
 
 It listens on loopback unless told otherwise (":4567" and "4567" mean
 127.0.0.1:4567; use 0.0.0.0:4567 to accept other hosts). SIGINT or SIGTERM
-stops it gracefully: in-flight requests finish and the store closes cleanly.`,
+stops it gracefully: in-flight requests finish and the store closes cleanly.
+
+--auth checks every request's AWS Signature V4 against a shared-credentials
+file, --policy decides signed requests with IAM policies, and --tls-cert/
+--tls-key or --tls-self-signed serve HTTPS only (see the README's Security).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			var lvl slog.Level
