@@ -95,9 +95,9 @@ func buildBinary(t *testing.T) string {
 }
 
 // startConsole builds the binary and runs it in a private tmux server of
-// the given size, with its store in a temp dir, until the shards pane shows
-// records flowing.
-func startConsole(t *testing.T, w, h int) (s *tmuxSession, bin, dir string) {
+// the given size, with its store in a temp dir and any extra arguments,
+// until the shards pane shows records flowing.
+func startConsole(t *testing.T, w, h int, extra ...string) (s *tmuxSession, bin, dir string) {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		if os.Getenv("CI") == "true" {
@@ -112,7 +112,7 @@ func startConsole(t *testing.T, w, h int) (s *tmuxSession, bin, dir string) {
 	dir = t.TempDir()
 	s = &tmuxSession{t: t, socket: fmt.Sprintf("shardscope-e2e-%d-%s", os.Getpid(), t.Name())}
 	t.Cleanup(func() { exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
-	cmd := fmt.Sprintf("TERM=xterm-256color %s --db %s --seed 7; echo [exit=$?]; sleep 60", bin, filepath.Join(dir, "e2e.db"))
+	cmd := fmt.Sprintf("TERM=xterm-256color %s --db %s --seed 7 %s; echo [exit=$?]; sleep 60", bin, filepath.Join(dir, "e2e.db"), strings.Join(extra, " "))
 	s.run("new-session", "-d", "-s", "S", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), cmd)
 	s.run("set-option", "-s", "escape-time", "0")
 	s.run("set-option", "-t", "S", "window-size", "manual")

@@ -2,11 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 )
 
 func TestSecurityFlags(t *testing.T) {
@@ -91,4 +98,49 @@ func TestBenchAuthCompare(t *testing.T) {
 	if strings.Contains(text, "last error") {
 		t.Fatalf("a signed bench call failed:\n%s", text)
 	}
+}
+
+// TestConsoleShowsDeniedRequests runs the console serving the API with
+// --auth, --policy and a self-signed certificate, and checks that a
+// request the policy refuses appears in the events pane.
+func TestConsoleShowsDeniedRequests(t *testing.T) {
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "creds.ini")
+	policy := filepath.Join(dir, "policy.json")
+	if err := os.WriteFile(creds, []byte("[bob]\naws_access_key_id = AKIABOB\naws_secret_access_key = bob/secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(policy, []byte(`{"bob": {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "kinesis:List*", "Resource": "*"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s, _, storeDir := startConsole(t, 160, 48, "--listen", addr, "--auth", creds, "--policy", policy, "--tls-self-signed")
+	cert, err := os.ReadFile(filepath.Join(storeDir, "e2e.db.tls-cert.pem"))
+	if err != nil {
+		t.Fatalf("the self-signed certificate is not beside the store: %v", err)
+	}
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
+	cfg, err := config.LoadDefaultConfig(context.Background(), config.WithRegion("us-east-1"),
+		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("AKIABOB", "bob/secret", "")),
+		config.WithCustomCABundle(bytes.NewReader(cert)), config.WithRetryMaxAttempts(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := kinesis.NewFromConfig(cfg, func(o *kinesis.Options) { o.BaseEndpoint = aws.String("https://" + addr) })
+	if _, err := c.ListStreams(context.Background(), &kinesis.ListStreamsInput{}); err != nil {
+		t.Fatalf("ListStreams, which bob may: %v", err)
+	}
+	_, err = c.PutRecord(context.Background(), &kinesis.PutRecordInput{StreamName: aws.String("demo"), PartitionKey: aws.String("k"), Data: []byte("x")})
+	if err == nil || !strings.Contains(err.Error(), "AccessDeniedException") {
+		t.Fatalf("PutRecord: got %v, want AccessDeniedException", err)
+	}
+	s.waitFor("the denied request in the events pane", 10*time.Second, contains("denied kinesis:PutRecord to arn:aws:iam::000000000000:user/bob"))
+	s.keys("q")
+	s.waitFor("exit", 15*time.Second, contains("[exit=0]"))
 }
