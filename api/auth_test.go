@@ -1,10 +1,14 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -16,6 +20,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
@@ -23,6 +28,7 @@ import (
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/fxamacker/cbor/v2"
 	"github.com/shardscope/shardscope/api/auth"
 	"github.com/shardscope/shardscope/api/tlscert"
 	"github.com/shardscope/shardscope/engine"
@@ -316,5 +322,60 @@ func recordProto(p *string) func(*middleware.Stack) error {
 			}
 			return out, md, err
 		}), middleware.After)
+	}
+}
+
+// signedRaw posts body signed by the SDK's signer as key id/secret.
+func signedRaw(t *testing.T, url, id, secret, target, contentType string, body []byte, h2c bool) (int, http.Header, []byte) {
+	t.Helper()
+	r, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Header.Set("X-Amz-Target", TargetPrefix+target)
+	r.Header.Set("Content-Type", contentType)
+	sum := sha256.Sum256(body)
+	if err := v4.NewSigner().SignHTTP(context.Background(), aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}, r, hex.EncodeToString(sum[:]), "kinesis", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	tr := &http.Transport{}
+	if h2c {
+		tr.Protocols = new(http.Protocols)
+		tr.Protocols.SetUnencryptedHTTP2(true)
+	}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr}).Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	if h2c && resp.Proto != "HTTP/2.0" {
+		t.Fatalf("h2c request answered over %s", resp.Proto)
+	}
+	return resp.StatusCode, resp.Header, out
+}
+
+// TestAuthCBORAndH2C: a CBOR request (as the Java SDKs send) over
+// cleartext HTTP/2 is verified and decided on the stream its body names.
+func TestAuthCBORAndH2C(t *testing.T) {
+	env := newSecureEnv(t, `{"alice": {"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "kinesis:*", "Resource": "*"}}}`, false)
+	create, _ := cbor.Marshal(map[string]any{"StreamName": "orders", "ShardCount": 1})
+	if st, _, body := signedRaw(t, env.url, "AKIAALICE0000000000", "alice/secret", "CreateStream", ContentTypeCBOR, create, true); st != 200 {
+		t.Fatalf("alice CreateStream (CBOR, h2c): %d %x", st, body)
+	}
+	put, _ := cbor.Marshal(map[string]any{"StreamName": "orders", "PartitionKey": "k", "Data": []byte("x")})
+	if st, _, body := signedRaw(t, env.url, "AKIAALICE0000000000", "alice/secret", "PutRecord", ContentTypeCBOR, put, true); st != 200 {
+		t.Fatalf("alice PutRecord (CBOR, h2c): %d %x", st, body)
+	}
+	st, hdr, body := signedRaw(t, env.url, "AKIABOB000000000000", "bob/secret", "PutRecord", ContentTypeCBOR, put, true)
+	var e map[string]string
+	_ = cbor.Unmarshal(body, &e)
+	if st != 400 || hdr.Get("X-Amzn-ErrorType") != "AccessDeniedException" || !strings.Contains(e["message"], "on resource: "+env.e.StreamARN("orders")) {
+		t.Fatalf("bob PutRecord (CBOR): %d %s %v", st, hdr.Get("X-Amzn-ErrorType"), e)
+	}
+	st, hdr, _ = signedRaw(t, env.url, "AKIAALICE0000000000", "wrong", "PutRecord", ContentTypeCBOR, put, false)
+	if st != 400 || hdr.Get("X-Amzn-ErrorType") != "InvalidSignatureException" {
+		t.Fatalf("wrong secret (CBOR): %d %s", st, hdr.Get("X-Amzn-ErrorType"))
 	}
 }

@@ -305,3 +305,24 @@ func TestVerifyHandPathSignedUserAgent(t *testing.T) {
 		t.Fatalf("changed User-Agent: got %v, want InvalidSignatureException", err)
 	}
 }
+
+// TestVerifyDateHeader: a signature dated by the HTTP Date header, with no
+// X-Amz-Date, is accepted, and its time is checked for skew.
+func TestVerifyDateHeader(t *testing.T) {
+	now := suiteTime
+	v := &Verifier{Keys: suiteKeys(t, ""), Region: "us-east-1", Now: func() time.Time { return now }}
+	r, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:4567/", nil)
+	r.Host = "127.0.0.1:4567"
+	r.Header.Set("Date", now.Format(http.TimeFormat))
+	sig := Signature{AccessKeyID: suiteKeyID, Date: "20150830", Region: "us-east-1", Service: "kinesis", Terminator: "aws4_request", SignedHeaders: []string{"date", "host"}}
+	sum := sha256.Sum256(nil)
+	sig.Signature = hex.EncodeToString(hmacSHA256(DeriveKey(suiteSecret, sig.Date, sig.Region, sig.Service), []byte(StringToSign(now, sig.Scope(), CanonicalRequest(r, sig, hex.EncodeToString(sum[:]))))))
+	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+suiteKeyID+"/"+sig.Scope()+", SignedHeaders=date;host, Signature="+sig.Signature)
+	if _, err := v.Verify(r, nil); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	now = now.Add(10 * time.Minute)
+	if _, err := v.Verify(r, nil); err == nil || !strings.HasPrefix(err.Message, "Signature expired: 20150830T123600Z") {
+		t.Fatalf("ten minutes later: %v", err)
+	}
+}
