@@ -191,10 +191,11 @@ func (c *Condition) holds(ctx map[string][]string) bool {
 		return (c.Values[0] == "true") == !present
 	}
 	negated := strings.Contains(base, "not")
-	if !present {
-		return negated || strings.HasSuffix(op, "ifexists")
-	}
 	forAll := strings.HasPrefix(op, "forallvalues:")
+	if !present {
+		// ForAllValues holds vacuously over no values, as in IAM.
+		return negated || forAll || strings.HasSuffix(op, "ifexists")
+	}
 	one := func(v string) bool {
 		for _, want := range c.Values {
 			if compare(base, v, want) {
