@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -28,7 +29,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/shardscope/shardscope/api"
+	"github.com/shardscope/shardscope/api/auth"
 	"github.com/shardscope/shardscope/api/loadgen"
+	"github.com/shardscope/shardscope/api/tlscert"
 	"github.com/shardscope/shardscope/consumers"
 	"github.com/shardscope/shardscope/engine"
 	"github.com/shardscope/shardscope/producers"
@@ -128,6 +131,7 @@ func rootCommand() *cobra.Command {
 	var seed int64
 	var stream, listen string
 	var maxConns int
+	var sec securityFlags
 	root := &cobra.Command{
 		Use:   "shardscope",
 		Short: "A Kinesis Data Streams–style stream on your laptop, with a live console",
@@ -145,7 +149,10 @@ producers (clickstream, IoT sensors, application logs) start writing.`,
 			if !cmd.Flags().Changed("seed") {
 				seed = time.Now().UnixNano()
 			}
-			return runConsole(store, stream, seed, listen, maxConns)
+			if sec.any() && listen == "" {
+				return errors.New("--auth, --policy and --tls-* apply to the API: give --listen too")
+			}
+			return runConsole(store, stream, seed, listen, maxConns, sec)
 		},
 	}
 	store.register(root)
@@ -153,6 +160,7 @@ producers (clickstream, IoT sensors, application logs) start writing.`,
 	root.Flags().StringVar(&stream, "stream", "demo", "stream to create if missing and to watch")
 	root.Flags().StringVar(&listen, "listen", "", "also serve the Kinesis API on this address (e.g. 127.0.0.1:4567)")
 	root.Flags().IntVar(&maxConns, "max-conns", api.DefaultMaxConns, "with --listen: most connections served at once (more wait to be accepted)")
+	sec.register(root, "with --listen: ")
 	root.AddCommand(serveCommand(), benchCommand(), repairCommand(), checkCommand(), attachCommand())
 	root.AddCommand(agentCommand(), deliverCommand(), triggerCommand())
 	root.AddCommand(&cobra.Command{
@@ -255,7 +263,7 @@ func printCheckReport(w io.Writer, r *storage.StoreReport) {
 
 // runConsole is the default command: engine, demo stream, producers,
 // consumers and the console, shut down in order when the user quits.
-func runConsole(store storeFlags, stream string, seed int64, listen string, maxConns int) (err error) {
+func runConsole(store storeFlags, stream string, seed int64, listen string, maxConns int, secFlags securityFlags) (err error) {
 	if !isatty.IsTerminal(os.Stdin.Fd()) || !isatty.IsTerminal(os.Stdout.Fd()) {
 		return errors.New("the console needs a terminal on stdin and stdout; for a headless server run `shardscope serve`")
 	}
@@ -295,9 +303,19 @@ func runConsole(store storeFlags, stream string, seed int64, listen string, maxC
 		if err != nil {
 			return err
 		}
-		endpoint = "http://" + ln.Addr().String()
+		sec, err := secFlags.build(e, db.Path(), ln)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		for _, line := range sec.describe() {
+			// Printed before the console takes the screen and again after.
+			fmt.Fprintln(os.Stderr, "shardscope:", line)
+			defer fmt.Fprintln(os.Stderr, "shardscope:", line)
+		}
+		endpoint = sec.scheme() + "://" + ln.Addr().String()
 		served := make(chan error, 1)
-		srv := &api.Server{Handler: api.NewHandler(e, api.Options{}), MaxConns: maxConns}
+		srv := &api.Server{Handler: api.NewHandler(e, sec.opts), MaxConns: maxConns, TLS: sec.tls}
 		go func() { served <- srv.Serve(runCtx, ln) }()
 		defer func() { cancel(); <-served }()
 	}
@@ -775,6 +793,7 @@ func serveCommand() *cobra.Command {
 	var store storeFlags
 	var listen, level string
 	var maxConns int
+	var secFlags securityFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the Kinesis API headless (AWS SDKs, the AWS CLI and boto3 work against it)",
@@ -786,7 +805,11 @@ port. Point any Kinesis client at it, for example:
 
 It listens on loopback unless told otherwise (":4567" and "4567" mean
 127.0.0.1:4567; use 0.0.0.0:4567 to accept other hosts). SIGINT or SIGTERM
-stops it gracefully: in-flight requests finish and the store closes cleanly.`,
+stops it gracefully: in-flight requests finish and the store closes cleanly.
+
+--auth checks every request's AWS Signature V4 against a shared-credentials
+file, --policy decides signed requests with IAM policies, and --tls-cert/
+--tls-key or --tls-self-signed serve HTTPS only (see the README's Security).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) (err error) {
 			var lvl slog.Level
@@ -808,8 +831,20 @@ stops it gracefully: in-flight requests finish and the store closes cleanly.`,
 			if err != nil {
 				return err
 			}
-			logger.Info("shardscope serving", "addr", ln.Addr().String(), "db", db.Path(), "sync", db.SyncMode().String(), "limits", !store.noLimits, "version", versionString())
-			srv := &api.Server{Handler: api.NewHandler(e, api.Options{Logger: logger}), Logger: logger, MaxConns: maxConns}
+			sec, err := secFlags.build(e, db.Path(), ln)
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			logger.Info("shardscope serving", "addr", ln.Addr().String(), "endpoint", sec.scheme()+"://"+ln.Addr().String(), "db", db.Path(), "sync", db.SyncMode().String(), "limits", !store.noLimits, "version", versionString())
+			for _, line := range sec.describe() {
+				logger.Info(line)
+			}
+			if sec.made {
+				logger.Info("made a self-signed certificate; trust it with --ca-bundle "+sec.certFile+" (AWS CLI), verify= (boto3), AWS_CA_BUNDLE or NODE_EXTRA_CA_CERTS", "cert", sec.certFile)
+			}
+			sec.opts.Logger = logger
+			srv := &api.Server{Handler: api.NewHandler(e, sec.opts), Logger: logger, MaxConns: maxConns, TLS: sec.tls}
 			err = srv.Serve(ctx, ln)
 			logger.Info("shardscope stopped")
 			return err
@@ -819,12 +854,14 @@ stops it gracefully: in-flight requests finish and the store closes cleanly.`,
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:4567", "address to serve on")
 	cmd.Flags().StringVar(&level, "log-level", "info", "debug, info, warn or error (debug logs every request)")
 	cmd.Flags().IntVar(&maxConns, "max-conns", api.DefaultMaxConns, "most connections served at once; more wait to be accepted (negative: no cap)")
+	secFlags.register(cmd, "")
 	return cmd
 }
 
 func benchCommand() *cobra.Command {
 	var cfg loadgen.Config
 	var syncMode string
+	var authCompare bool
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Drive a Kinesis endpoint through the AWS SDK and print one summary line",
@@ -838,28 +875,19 @@ measures that the same way: over HTTP, through the SDK.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if authCompare {
+				if cfg.Endpoint != "" {
+					return errors.New("--auth-compare measures the embedded shardscope; leave out --endpoint")
+				}
+				return benchAuthCompare(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), cfg, syncMode)
+			}
 			if cfg.Endpoint == "" {
-				dir, err := os.MkdirTemp("", "shardscope-bench")
+				endpoint, stopServer, err := benchEmbedded(ctx, syncMode, false)
 				if err != nil {
 					return err
 				}
-				defer os.RemoveAll(dir)
-				store := storeFlags{db: filepath.Join(dir, "bench.db"), sync: syncMode, noLimits: true}
-				db, e, err := store.open(nil, nil)
-				if err != nil {
-					return err
-				}
-				defer db.Close()
-				defer e.Close()
-				ln, err := net.Listen("tcp", "127.0.0.1:0")
-				if err != nil {
-					return err
-				}
-				sctx, cancel := context.WithCancel(ctx)
-				served := make(chan error, 1)
-				go func() { served <- api.Serve(sctx, ln, api.NewHandler(e, api.Options{}), nil) }()
-				defer func() { cancel(); <-served }()
-				cfg.Endpoint = "http://" + ln.Addr().String()
+				defer stopServer()
+				cfg.Endpoint = endpoint
 			}
 			res, err := loadgen.Run(ctx, cfg)
 			if err != nil {
@@ -882,7 +910,85 @@ measures that the same way: over HTTP, through the SDK.`,
 	f.IntVar(&cfg.Consumers, "consumers", 1, "polling consumers, each reading every shard")
 	f.DurationVar(&cfg.Poll, "poll", 10*time.Millisecond, "how often a consumer polls each shard")
 	f.StringVar(&syncMode, "sync", "always", "durability of the embedded store: always or none")
+	f.BoolVar(&authCompare, "auth-compare", false, "run the load on the embedded shardscope twice, without and with --auth (signatures verified), and print the ratio")
 	return cmd
+}
+
+// benchEmbedded starts an embedded shardscope (limits off, a temporary
+// store) on a loopback port, verifying signatures when withAuth (the
+// bench client signs as "bench"/"bench"), and returns its endpoint and
+// how to stop it.
+func benchEmbedded(ctx context.Context, syncMode string, withAuth bool) (endpoint string, stop func(), err error) {
+	dir, err := os.MkdirTemp("", "shardscope-bench")
+	if err != nil {
+		return "", nil, err
+	}
+	store := storeFlags{db: filepath.Join(dir, "bench.db"), sync: syncMode, noLimits: true}
+	db, e, err := store.open(nil, nil)
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	var opts api.Options
+	if withAuth {
+		keys, err := auth.ParseCredentials(strings.NewReader("[bench]\naws_access_key_id = bench\naws_secret_access_key = bench\n"), e.Options().AccountID)
+		if err != nil {
+			return "", nil, err
+		}
+		opts.Auth = &auth.Verifier{Keys: keys, Region: e.Options().Region}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		e.Close()
+		db.Close()
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- api.Serve(sctx, ln, api.NewHandler(e, opts), nil) }()
+	return "http://" + ln.Addr().String(), func() {
+		cancel()
+		<-served
+		e.Close()
+		db.Close()
+		os.RemoveAll(dir)
+	}, nil
+}
+
+// benchAuthCompare runs the same load without and with signature
+// verification, alternating twice to even out a busy machine, and prints
+// each run and the put-rate ratio with/without.
+func benchAuthCompare(ctx context.Context, out, errOut io.Writer, cfg loadgen.Config, syncMode string) error {
+	var rate [2]float64
+	for round := 0; round < 2; round++ {
+		for i, withAuth := range []bool{false, true} {
+			endpoint, stop, err := benchEmbedded(ctx, syncMode, withAuth)
+			if err != nil {
+				return err
+			}
+			c := cfg
+			c.Endpoint = endpoint
+			res, err := loadgen.Run(ctx, c)
+			stop()
+			if err != nil {
+				return err
+			}
+			label := "auth off"
+			if withAuth {
+				label = "auth on "
+			}
+			fmt.Fprintf(out, "%s  %s\n", label, res)
+			if res.LastError != "" {
+				fmt.Fprintln(errOut, "last error:", res.LastError)
+			}
+			rate[i] += float64(res.Put) / res.Elapsed.Seconds()
+		}
+	}
+	if rate[0] > 0 {
+		fmt.Fprintf(out, "auth on/off put rate: %.2f\n", rate[1]/rate[0])
+	}
+	return nil
 }
 
 // consoleLeaseDuration is how long a consumer worker's lease lasts without
@@ -1246,4 +1352,101 @@ func formatRate(r float64) string {
 		return fmt.Sprintf("%.1fk", r/1000)
 	}
 	return fmt.Sprintf("%.0f", math.Round(r))
+}
+
+// securityFlags are the flags that make the API behave like the service's
+// front door: signed requests, policies and TLS.
+type securityFlags struct {
+	auth, policy    string
+	tlsCert, tlsKey string
+	tlsSelfSigned   bool
+}
+
+func (f *securityFlags) register(cmd *cobra.Command, with string) {
+	fl := cmd.Flags()
+	fl.StringVar(&f.auth, "auth", "", with+"verify every request's AWS Signature V4 against the keys in this AWS shared-credentials file ([name] sections; name = IAM user)")
+	fl.StringVar(&f.policy, "policy", "", with+"decide every signed request with the IAM identity policies in this JSON file (user → policy document(s)); needs --auth")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", with+"serve HTTPS only, with this PEM certificate (needs --tls-key)")
+	fl.StringVar(&f.tlsKey, "tls-key", "", with+"the PEM private key of --tls-cert")
+	fl.BoolVar(&f.tlsSelfSigned, "tls-self-signed", false, with+"serve HTTPS only, with a self-signed certificate for the listen address kept beside the store (fingerprint printed)")
+}
+
+// security is what the flags built.
+type security struct {
+	opts        api.Options // Auth and Policies
+	tls         *tls.Config
+	certFile    string // the certificate clients should trust, when TLS
+	fingerprint string
+	made        bool // the self-signed certificate was just made
+}
+
+func (f *securityFlags) any() bool {
+	return f.auth != "" || f.policy != "" || f.tlsCert != "" || f.tlsKey != "" || f.tlsSelfSigned
+}
+
+// build reads the files the flags name. storePath places a self-signed
+// certificate; ln is the listener it is for.
+func (f *securityFlags) build(e *engine.Engine, storePath string, ln net.Listener) (security, error) {
+	var s security
+	o := e.Options()
+	if f.policy != "" && f.auth == "" {
+		return s, errors.New("--policy needs --auth: a policy decides for a signed caller")
+	}
+	if f.auth != "" {
+		keys, err := auth.LoadCredentials(f.auth, o.AccountID)
+		if err != nil {
+			return s, fmt.Errorf("--auth: %w", err)
+		}
+		s.opts.Auth = &auth.Verifier{Keys: keys, Region: o.Region, Now: e.Clock().Now}
+	}
+	if f.policy != "" {
+		a, err := auth.LoadPolicies(f.policy, o.AccountID)
+		if err != nil {
+			return s, fmt.Errorf("--policy: %w", err)
+		}
+		s.opts.Policies = a
+	}
+	switch {
+	case f.tlsSelfSigned && (f.tlsCert != "" || f.tlsKey != ""):
+		return s, errors.New("--tls-self-signed and --tls-cert/--tls-key exclude each other")
+	case (f.tlsCert == "") != (f.tlsKey == ""):
+		return s, tlscert.ErrNoCertificate
+	case f.tlsCert != "":
+		c, err := tlscert.Load(f.tlsCert, f.tlsKey)
+		if err != nil {
+			return s, err
+		}
+		s.tls, s.certFile, s.fingerprint = tlscert.Config(c), f.tlsCert, tlscert.Fingerprint(c)
+	case f.tlsSelfSigned:
+		s.certFile = storePath + ".tls-cert.pem"
+		c, made, err := tlscert.SelfSigned(s.certFile, storePath+".tls-key.pem", tlscert.Hosts(ln.Addr().String()), time.Now())
+		if err != nil {
+			return s, fmt.Errorf("--tls-self-signed: %w", err)
+		}
+		s.tls, s.fingerprint, s.made = tlscert.Config(c), tlscert.Fingerprint(c), made
+	}
+	return s, nil
+}
+
+// scheme is the endpoint's URL scheme.
+func (s security) scheme() string {
+	if s.tls != nil {
+		return "https"
+	}
+	return "http"
+}
+
+// describe says, in one line each, what is on.
+func (s security) describe() []string {
+	var out []string
+	if s.opts.Auth != nil {
+		out = append(out, fmt.Sprintf("signed requests required (%d keys)", s.opts.Auth.Keys.Len()))
+	}
+	if s.opts.Policies != nil {
+		out = append(out, fmt.Sprintf("IAM policies enforced (%d principals with identity policies)", s.opts.Policies.Principals()))
+	}
+	if s.tls != nil {
+		out = append(out, fmt.Sprintf("TLS certificate %s, SHA-256 fingerprint %s", s.certFile, s.fingerprint))
+	}
+	return out
 }

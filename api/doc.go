@@ -6,8 +6,11 @@
 // (POST, X-Amz-Target: Kinesis_20131202.<Action>), its CBOR variant
 // (application/x-amz-cbor-1.1, the Java SDKs' default), member names and
 // types, blobs and timestamps, error bodies, CORS, and an HTTP server that
-// speaks HTTP/1.1 and cleartext HTTP/2 on one port and shuts down
-// gracefully. Every action is a thin translation: decode the request,
+// speaks HTTP/1.1 and cleartext HTTP/2 (or, with TLS, HTTPS with HTTP/2 by
+// ALPN and HTTP/1.1) on one port and shuts down gracefully. When asked, it
+// has api/auth verify each request's signature and decide it with IAM-style
+// policies, naming the resource each action is about (access.go).
+// Every action is a thin translation: decode the request,
 // call the engine method of the same name, encode its result or its
 // *engine.Error. The engine does all validation it can see; this package
 // adds only the checks the engine cannot make (a member of the wrong type,

@@ -28,6 +28,13 @@ func TestEndToEndAWSCLIAndBoto3(t *testing.T) {
 // missing client skips the test; in CI (CI=true) it fails it.
 func runClientScript(t *testing.T, client, script, url string) {
 	t.Helper()
+	runClientScriptWith(t, client, script, nil, url)
+}
+
+// runClientScriptWith is runClientScript with extra environment
+// variables and arguments.
+func runClientScriptWith(t *testing.T, client, script string, env []string, args ...string) {
+	t.Helper()
 	var argv []string
 	switch client {
 	case "aws-cli":
@@ -58,7 +65,9 @@ func runClientScript(t *testing.T, client, script, url string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	start := time.Now()
-	out, err := exec.CommandContext(ctx, argv[0], script, url).CombinedOutput()
+	cmd := exec.CommandContext(ctx, argv[0], append([]string{script}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %s failed after %v: %v\n%s", client, script, time.Since(start).Round(time.Millisecond), err, out)
 	}

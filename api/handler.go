@@ -20,6 +20,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 	gojson "github.com/goccy/go-json"
+	"github.com/shardscope/shardscope/api/auth"
 	"github.com/shardscope/shardscope/engine"
 )
 
@@ -68,6 +69,12 @@ type Options struct {
 	// BodyTimeout bounds the time a request body takes to arrive. Zero
 	// means DefaultBodyTimeout; negative means no bound.
 	BodyTimeout time.Duration
+	// Auth, when set, verifies every request's Signature Version 4 against
+	// its keys; nil serves unsigned requests as before.
+	Auth *auth.Verifier
+	// Policies, when set with Auth, decides every signed request with the
+	// caller's identity policies and the resource's policy.
+	Policies *auth.Authorizer
 }
 
 type handler struct {
@@ -75,12 +82,17 @@ type handler struct {
 	log         *slog.Logger
 	maxBody     int64
 	bodyTimeout time.Duration
+	auth        *auth.Verifier
+	policies    *auth.Authorizer
 }
 
 // NewHandler returns an http.Handler that serves e over the Kinesis wire
 // protocol (AWS JSON 1.1 and its CBOR variant) on any path.
 func NewHandler(e *engine.Engine, opts Options) http.Handler {
-	h := &handler{e: e, log: opts.Logger, maxBody: opts.MaxBodyBytes, bodyTimeout: opts.BodyTimeout}
+	h := &handler{e: e, log: opts.Logger, maxBody: opts.MaxBodyBytes, bodyTimeout: opts.BodyTimeout, auth: opts.Auth, policies: opts.Policies}
+	if h.auth == nil {
+		h.policies = nil // no caller to decide for
+	}
 	if h.bodyTimeout == 0 {
 		h.bodyTimeout = DefaultBodyTimeout
 	}
@@ -290,17 +302,17 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, c wireCodec, tar
 		// The client went away or sent a broken body: nothing useful to say.
 		return h.writeError(w, c, serializationError("Could not read the request body: %v", err))
 	}
-	var out any
+	// Decode, then authenticate, then authorize: as at the service, a
+	// body that is not JSON (or CBOR) is a SerializationException even
+	// unsigned, and the policy needs the resource the body names.
+	var fastArgs engine.PutRecordsInput
+	var m map[string]any
 	exact := !c.cbor && needsExactStrings(body)
 	fast := false
 	if name == "PutRecords" && !c.cbor && !exact {
-		var args engine.PutRecordsInput
-		if args, fast = fastPutRecords(body); fast {
-			out, err = runPutRecords(r.Context(), h.e, args)
-		}
+		fastArgs, fast = fastPutRecords(body)
 	}
 	if !fast {
-		var m map[string]any
 		var aerr *apiError
 		if exact {
 			m, aerr = decodeJSONExact(body)
@@ -310,6 +322,24 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, c wireCodec, tar
 		if aerr != nil {
 			return h.writeError(w, c, aerr)
 		}
+	}
+	if h.auth != nil {
+		caller, aerr := h.auth.Verify(r, body)
+		if aerr != nil {
+			return h.writeError(w, c, &apiError{Code: aerr.Code, Message: aerr.Message, Status: aerr.Status})
+		}
+		members := m
+		if fast {
+			members = refMembers(fastArgs.StreamRef)
+		}
+		if aerr := h.authorize(r, caller, name, members); aerr != nil {
+			return h.writeError(w, c, aerr)
+		}
+	}
+	var out any
+	if fast {
+		out, err = runPutRecords(r.Context(), h.e, fastArgs)
+	} else {
 		out, err = act(r.Context(), h.e, newObject(m))
 	}
 	if err != nil {

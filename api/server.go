@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -23,7 +24,7 @@ const DefaultMaxConns = 1024
 
 // Server serves a handler over HTTP/1.1 and cleartext HTTP/2 (h2c with
 // prior knowledge, as the Java SDK v2 async client speaks it on http://)
-// on one listener.
+// on one listener, or over TLS with HTTP/2 and HTTP/1.1 when TLS is set.
 type Server struct {
 	// Handler answers every request, normally NewHandler's.
 	Handler http.Handler
@@ -37,6 +38,10 @@ type Server struct {
 	// in the listen queue until one closes. Zero means DefaultMaxConns;
 	// negative means no cap.
 	MaxConns int
+	// TLS, when set, serves HTTPS only: TLS 1.2 or later, HTTP/2 chosen
+	// by ALPN and HTTP/1.1 on the same port. It needs Certificates (or
+	// GetCertificate). Nil serves cleartext HTTP/1.1 and h2c.
+	TLS *tls.Config
 }
 
 // Serve accepts connections on ln until ctx ends, then stops accepting,
@@ -63,7 +68,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	// the server's sight, its Shutdown drains HTTP/2 connections too.
 	protocols := new(http.Protocols)
 	protocols.SetHTTP1(true)
-	protocols.SetUnencryptedHTTP2(true)
+	var tlsConf *tls.Config
+	if s.TLS != nil {
+		tlsConf = s.TLS.Clone()
+		tlsConf.MinVersion = max(tlsConf.MinVersion, tls.VersionTLS12)
+		protocols.SetHTTP2(true) // ServeTLS offers h2 then http/1.1 by ALPN
+	} else {
+		protocols.SetUnencryptedHTTP2(true)
+	}
 	// No ReadTimeout or WriteTimeout: a SubscribeToShard reply streams for
 	// up to five minutes (its writes have their own per-message deadline),
 	// and the handler bounds each request body's read itself.
@@ -74,6 +86,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.Handler,
 		Protocols:         protocols,
+		TLSConfig:         tlsConf,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -83,8 +96,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	srv.RegisterOnShutdown(startDrain)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("serving the Kinesis API", "addr", ln.Addr().String())
+	go func() {
+		if tlsConf != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	log.Info("serving the Kinesis API", "addr", ln.Addr().String(), "tls", tlsConf != nil)
 	select {
 	case err := <-errc:
 		return err

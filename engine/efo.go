@@ -118,6 +118,7 @@ type consumer struct {
 	deleting bool
 	deleteAt time.Time
 	tags     map[string]string
+	policy   string                 // resource policy document (policy.go)
 	links    map[uint32]*fanoutLink // by shard index
 	metrics  shardMetrics
 }
@@ -182,13 +183,14 @@ type consumerMeta struct {
 	Deleting bool              `json:"deleting,omitempty"`
 	DeleteAt int64             `json:"delete_ms,omitempty"`
 	Tags     map[string]string `json:"tags,omitempty"`
+	Policy   string            `json:"resource_policy,omitempty"`
 }
 
 func (s *stream) consumerMetas() []consumerMeta {
 	var out []consumerMeta
 	for _, name := range s.consumerNames() {
 		c := s.consumers[name]
-		out = append(out, consumerMeta{Name: c.name, Created: ms(c.created), ReadyAt: ms(c.readyAt), Deleting: c.deleting, DeleteAt: ms(c.deleteAt), Tags: c.tags})
+		out = append(out, consumerMeta{Name: c.name, Created: ms(c.created), ReadyAt: ms(c.readyAt), Deleting: c.deleting, DeleteAt: ms(c.deleteAt), Tags: c.tags, Policy: c.policy})
 	}
 	return out
 }
@@ -198,7 +200,7 @@ func (s *stream) loadConsumers(metas []consumerMeta) {
 		if s.consumers == nil {
 			s.consumers = map[string]*consumer{}
 		}
-		s.consumers[m.Name] = &consumer{name: m.Name, created: fromMs(m.Created), readyAt: fromMs(m.ReadyAt), deleting: m.Deleting, deleteAt: fromMs(m.DeleteAt), tags: m.Tags}
+		s.consumers[m.Name] = &consumer{name: m.Name, created: fromMs(m.Created), readyAt: fromMs(m.ReadyAt), deleting: m.Deleting, deleteAt: fromMs(m.DeleteAt), tags: m.Tags, policy: m.Policy}
 	}
 }
 

@@ -23,6 +23,7 @@ type stream struct {
 	mode      StreamMode
 	retention int // hours
 	tags      map[string]string
+	policy    string // resource policy document, "" when none (policy.go)
 
 	readyAt       time.Time // CREATING until then
 	updatingUntil time.Time // UPDATING until then
@@ -250,6 +251,7 @@ type streamMeta struct {
 	Mode           StreamMode        `json:"mode"`
 	Retention      int               `json:"retention_hours"`
 	Tags           map[string]string `json:"tags,omitempty"`
+	Policy         string            `json:"resource_policy,omitempty"`
 	ReadyAt        int64             `json:"ready_ms"`
 	UpdatingUntil  int64             `json:"updating_until_ms"`
 	Deleting       bool              `json:"deleting,omitempty"`
@@ -298,7 +300,7 @@ func fromMs(v int64) time.Time {
 
 func (s *stream) meta() streamMeta {
 	m := streamMeta{
-		Name: s.name, Created: ms(s.created), Mode: s.mode, Retention: s.retention, Tags: s.tags,
+		Name: s.name, Created: ms(s.created), Mode: s.mode, Retention: s.retention, Tags: s.tags, Policy: s.policy,
 		ReadyAt: ms(s.readyAt), UpdatingUntil: ms(s.updatingUntil), Deleting: s.deleting, DeleteAt: ms(s.deleteAt),
 		NextShardIndex: s.nextShardIndex, Metrics: s.metrics, MaxRecordKiB: s.maxRecordKiB, WarmMiBps: s.warmMiBps,
 	}
@@ -341,7 +343,7 @@ func (e *Engine) loadStream(b []byte) (*stream, error) {
 		return nil, fmt.Errorf("stream metadata: %w", err)
 	}
 	s := &stream{
-		name: m.Name, created: fromMs(m.Created), mode: m.Mode, retention: m.Retention, tags: m.Tags,
+		name: m.Name, created: fromMs(m.Created), mode: m.Mode, retention: m.Retention, tags: m.Tags, policy: m.Policy,
 		readyAt: fromMs(m.ReadyAt), updatingUntil: fromMs(m.UpdatingUntil), deleting: m.Deleting, deleteAt: fromMs(m.DeleteAt),
 		nextShardIndex: m.NextShardIndex, metrics: m.Metrics, maxRecordKiB: m.MaxRecordKiB, warmMiBps: m.WarmMiBps,
 		pending: m.Pending,

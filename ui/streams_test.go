@@ -215,11 +215,12 @@ func TestEventKindLabels(t *testing.T) {
 		engine.Event{Seq: 4, At: t0, Kind: engine.EventMode, Stream: "demo", Message: "demo is ON_DEMAND now"},
 		engine.Event{Seq: 5, At: t0, Kind: engine.EventFanOut, Stream: "demo", Message: "registered enhanced fan-out consumer x on demo: a dedicated 2 MiB/s per shard"},
 		engine.Event{Seq: 6, At: t0, Kind: engine.EventReshard, Stream: "orders", Message: "split 000000000000"},
+		engine.Event{Seq: 7, At: t0, Kind: engine.EventAccess, Stream: "demo", Message: "denied kinesis:PutRecord to bob"},
 	)
 	h.fake.mu.Unlock()
 	h.tick()
 	v := h.view()
-	for _, want := range []string{"capacity  demo is ON_DEMAND now", "fan-out   registered enhanced fan-out consumer x", "reshard   orders: split 000000000000"} {
+	for _, want := range []string{"capacity  demo is ON_DEMAND now", "fan-out   registered enhanced fan-out consumer x", "reshard   orders: split 000000000000", "access    denied kinesis:PutRecord to bob"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("events pane lacks %q:\n%s", want, v)
 		}
