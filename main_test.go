@@ -21,6 +21,7 @@ import (
 	"github.com/shardscope/shardscope/engine"
 	"github.com/shardscope/shardscope/producers"
 	"github.com/shardscope/shardscope/ui"
+	"github.com/shardscope/shardscope/ui/embedded"
 )
 
 // tmuxSession drives the real binary in a private tmux server.
@@ -253,7 +254,7 @@ func loadCPU(b *testing.B, withConsole bool, d time.Duration) time.Duration {
 	for _, p := range prods.All() {
 		p.Scale(5000.0 / 1200.0) // the demo's 1,200 records/s → 5,000
 	}
-	cons := consumers.DefaultsWith(e, nil, "demo", consumerConfig(db, clock))
+	cons := consumers.DefaultsWith(e, nil, "demo", embedded.ConsumerConfig(db, clock))
 	tap := e.NewTap(4096)
 	defer tap.Close()
 	start := cpuTime()
@@ -261,7 +262,7 @@ func loadCPU(b *testing.B, withConsole bool, d time.Duration) time.Duration {
 	cons.Start(ctx)
 	if withConsole {
 		lipgloss.SetColorProfile(termenv.TrueColor)
-		m := ui.New(&consoleBackend{e: e, db: db, clock: clock, tap: tap, prods: prods, cons: cons, ctx: ctx}, ui.Options{Stream: "demo", TickInterval: ui.DefaultTickInterval})
+		m := ui.New(embedded.New(ctx, embedded.Config{Engine: e, DB: db, Clock: clock, Tap: tap, Producers: prods, Consumers: cons}), ui.Options{Stream: "demo", TickInterval: ui.DefaultTickInterval})
 		p := tea.NewProgram(m, tea.WithInput(nil), tea.WithOutput(io.Discard), tea.WithoutSignalHandler())
 		done := make(chan struct{})
 		go func() { defer close(done); p.Run() }()
@@ -275,81 +276,4 @@ func loadCPU(b *testing.B, withConsole bool, d time.Duration) time.Duration {
 	prods.Stop()
 	cons.Stop()
 	return cpuTime() - start
-}
-
-// TestConsoleBackendTogglesAggregation checks the adapter behind g: it
-// really switches the producer's KPL aggregation (aggregated records reach
-// the engine, several user records each), the producers pane sees the
-// state, and a second press switches it back.
-func TestConsoleBackendTogglesAggregation(t *testing.T) {
-	store := storeFlags{db: filepath.Join(t.TempDir(), "agg.db"), sync: "none"}
-	db, e, err := store.open(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	defer e.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := ensureStream(ctx, e, "demo", 4); err != nil {
-		t.Fatal(err)
-	}
-	prods := producers.DefaultsWith(e, "demo", producers.Config{Seed: 1})
-	tap := e.NewTap(4096)
-	defer tap.Close()
-	b := &consoleBackend{e: e, db: db, tap: tap, prods: prods, ctx: ctx}
-
-	aggregating := func() map[string]bool {
-		m := map[string]bool{}
-		for _, v := range b.Producers() {
-			m[v.Name] = v.Aggregating
-		}
-		return m
-	}
-	if _, err := b.ProducerToggleAggregate("nope"); err == nil {
-		t.Error("toggling an unknown producer did not fail")
-	}
-	msg, err := b.ProducerToggleAggregate(producers.DemoIoT)
-	if err != nil || !strings.Contains(msg, "iot KPL aggregation on") {
-		t.Fatalf("toggle on: %q, %v", msg, err)
-	}
-	if got := aggregating(); !got[producers.DemoIoT] || got[producers.DemoClickstream] || got[producers.DemoLogs] {
-		t.Fatalf("producers pane's aggregation states %v, want only iot", got)
-	}
-
-	if err := prods.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer prods.Stop()
-	// Wait, with a deadline, for an aggregate of several user records.
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	poll := time.NewTicker(20 * time.Millisecond)
-	defer poll.Stop()
-	var recs []engine.TapRecord
-	for packed := false; !packed; {
-		select {
-		case <-deadline.C:
-			p, _ := prods.Get(producers.DemoIoT)
-			t.Fatalf("no aggregated record of several user records reached the engine; iot stats %+v", p.Stats())
-		case <-poll.C:
-		}
-		recs = tap.Drain(recs[:0])
-		for _, r := range recs {
-			if !consumers.IsAggregated(r.Data) {
-				continue
-			}
-			if users, _ := consumers.Deaggregate([]engine.Record{r.Record}, nil); len(users) > 1 {
-				packed = true
-			}
-		}
-	}
-
-	msg, err = b.ProducerToggleAggregate(producers.DemoIoT)
-	if err != nil || !strings.Contains(msg, "iot KPL aggregation off") {
-		t.Fatalf("toggle off: %q, %v", msg, err)
-	}
-	if p, _ := prods.Get(producers.DemoIoT); p.Stats().Aggregating || aggregating()[producers.DemoIoT] {
-		t.Error("aggregation still on after the second toggle")
-	}
 }

@@ -7,8 +7,9 @@ import (
 )
 
 // Backend is everything the console needs from the rest of shardscope.
-// main.go adapts the engine, the producers and the consumers to it; tests
-// use a fake.
+// Package ui/embedded adapts the in-process engine, producers and consumers
+// to it; ui/remote adapts a Kinesis endpoint through the AWS SDK; the ui
+// tests use a fake.
 //
 // The read methods (Snapshot, DrainFeed, FeedDropped, Producers,
 // Consumers) are called once per tick from a tea.Cmd goroutine, one call
