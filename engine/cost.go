@@ -85,6 +85,10 @@ type CostEstimate struct {
 	BreakEven float64
 	// Basis says what the figures were computed from.
 	Basis string
+	// Window is how much measured time a snapshot's figures average:
+	// CostWindow seconds, or less just after the engine started; set in
+	// snapshots only.
+	Window time.Duration
 
 	// Current is the stream's mode and CurrentHourly/CurrentMonthly what it
 	// costs in that mode; set in snapshots only.
@@ -162,7 +166,7 @@ func estimate(p Prices, shards int, rps, bin, bout float64, efo int) CostEstimat
 		line(ModeProvisioned, float64(efo)*gbIn*p.EFODataPerGB, "%.4g GB enhanced fan-out retrieval × $%g", float64(efo)*gbIn, p.EFODataPerGB)
 	}
 	line(ModeOnDemand, p.OnDemandStreamHour, "1 stream-hour × $%g", p.OnDemandStreamHour)
-	line(ModeOnDemand, gbMetered*p.OnDemandDataInPerGB, "%.4g GB in × $%g", gbMetered, p.OnDemandDataInPerGB)
+	line(ModeOnDemand, gbMetered*p.OnDemandDataInPerGB, "%.4g GB in (each record rounded up to a whole KiB) × $%g", gbMetered, p.OnDemandDataInPerGB)
 	line(ModeOnDemand, gbOut*p.OnDemandDataOutPerGB, "%.4g GB out × $%g", gbOut, p.OnDemandDataOutPerGB)
 	if efo > 0 {
 		line(ModeOnDemand, float64(efo)*gbMetered*p.OnDemandEFODataPerGB, "%.4g GB enhanced fan-out retrieval × $%g", float64(efo)*gbMetered, p.OnDemandEFODataPerGB)
@@ -278,9 +282,13 @@ func (e *Engine) snapshotExtras(s *stream, ss *StreamSnapshot, now time.Time) {
 		ss.Utilisation = u
 	}
 	ss.Consumers, ss.FanOut = e.consumerSnapshots(s, now)
-	secs := float64(CostWindow)
+	// Average over the seconds actually measured: just after a start the
+	// window is mostly seconds nobody counted, not seconds without load.
+	secs := min(float64(CostWindow), e.rateTime(now).Truncate(time.Second).Sub(e.started).Seconds())
+	secs = max(secs, 1)
 	c := EstimateCost(e.opts.Prices, ss.OpenShards, float64(in.RecordsIn)/secs, float64(in.BytesIn)/secs, float64(in.BytesOut)/secs, s.activeConsumers(now))
-	c.Basis = fmt.Sprintf("last %d s: %s", CostWindow, c.Basis)
+	c.Window = time.Duration(secs * float64(time.Second)).Round(time.Second)
+	c.Basis = fmt.Sprintf("last %d s: %s", int(c.Window/time.Second), c.Basis)
 	c.Current = s.mode
 	c.CurrentHourly, c.CurrentMonthly = c.ProvisionedHourly, c.ProvisionedMonthly
 	if s.mode == ModeOnDemand {

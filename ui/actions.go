@@ -192,8 +192,8 @@ func (m *Model) streamKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 		}
 		name, ok := m.consumers.pick(kind)
 		switch {
-		case !ok && m.consumers.hasExternal():
-			return flash("select a registered "+kind+" consumer to remove it", true), true
+		case !ok && m.consumers.has(kind):
+			return flash("no "+kind+" consumer added with "+addKey(k, kind)+" to remove: select one in the consumers pane (tab) to remove it", true), true
 		case !ok:
 			return flash("no "+kind+" consumer on "+stream+" to remove", true), true
 		}
@@ -211,6 +211,14 @@ func (m *Model) streamKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 	}
 	name, id := app.v.Name, w.ID
 	return m.act("stop "+id+" of "+name, func() (string, error) { return b.StopWorker(name, id) }), true
+}
+
+// addKey names the key that adds a consumer of the kind.
+func addKey(k *KeyMap, kind string) string {
+	if kind == KindFanOut {
+		return k.AddFanOut.Help().Key
+	}
+	return k.AddPolling.Help().Key
 }
 
 // act starts a backend action as a command and shows it as pending.

@@ -55,6 +55,7 @@ type consumersPane struct {
 	rows []consumerRow
 	// The selection is by name, so it stays put when the list changes.
 	selApp, selWorker string
+	selRow            int // the selection's row, kept when its application goes
 	offset            int // first line shown
 }
 
@@ -124,15 +125,20 @@ func (p *consumersPane) refresh() {
 			p.rows = append(p.rows, consumerRow{app: e.v.Name, worker: w.ID})
 		}
 	}
-	if p.rowIndex() < 0 {
+	if i := p.rowIndex(); i >= 0 {
+		p.selRow = i
+	} else {
 		switch {
 		case p.entry(p.selApp) != nil:
 			p.selWorker = ""
 		case len(p.rows) > 0:
-			p.selApp, p.selWorker = p.rows[0].app, p.rows[0].worker
+			// The selected application went: keep the selection's place.
+			r := p.rows[min(p.selRow, len(p.rows)-1)]
+			p.selApp, p.selWorker = r.app, ""
 		default:
 			p.selApp, p.selWorker = "", ""
 		}
+		p.selRow = max(0, p.rowIndex())
 	}
 	p.clamp()
 }
@@ -161,6 +167,7 @@ func (p *consumersPane) move(d int) {
 	}
 	i := max(0, min(len(p.rows)-1, p.rowIndex()+d))
 	p.selApp, p.selWorker = p.rows[i].app, p.rows[i].worker
+	p.selRow = i
 	p.clamp()
 }
 
@@ -179,26 +186,29 @@ func (p *consumersPane) Selected() (*consumerEntry, *WorkerView) {
 	return e, nil
 }
 
-// pick chooses the consumer of a kind to remove: the selected one when
-// it is of that kind, otherwise the last application listed. A consumer
-// registered from outside goes only when selected: some other program
-// reads with it.
+// pick chooses the consumer of a kind to remove: the one selected in the
+// focused consumers pane when it is of that kind, otherwise the most
+// recently added one (a, f). A built-in application, or a consumer
+// registered from outside (some other program reads with it), goes only
+// when selected that way.
 func (p *consumersPane) pick(kind string) (string, bool) {
-	if e, _ := p.Selected(); e != nil && e.kind() == kind {
-		return e.v.Name, true
+	if p.ctx.Focus == paneConsumers {
+		if e, _ := p.Selected(); e != nil && e.kind() == kind {
+			return e.v.Name, true
+		}
 	}
 	for i := len(p.list) - 1; i >= 0; i-- {
-		if p.list[i].kind() == kind && !p.list[i].external {
-			return p.list[i].v.Name, true
+		if e := &p.list[i]; e.kind() == kind && e.v.Added && !e.external {
+			return e.v.Name, true
 		}
 	}
 	return "", false
 }
 
-// hasExternal reports whether a consumer registered from outside is listed.
-func (p *consumersPane) hasExternal() bool {
+// has reports whether a consumer of the kind is listed.
+func (p *consumersPane) has(kind string) bool {
 	for i := range p.list {
-		if p.list[i].external {
+		if p.list[i].kind() == kind {
 			return true
 		}
 	}
@@ -352,6 +362,13 @@ func (p *consumersPane) header(lines []string, e *consumerEntry, cw int, selecte
 		case e.kind() == KindPolling:
 			parts = append(parts, t)
 		}
+		if v.Behind > 0 {
+			b := count(v.Behind) + " behind"
+			if v.Lag >= 2*time.Second {
+				b = st.Warn.S(b)
+			}
+			parts = append(parts, b)
+		}
 		parts = append(parts, count(v.Records)+" rec")
 		if v.Throttled > 0 {
 			parts = append(parts, st.Warn.S(count(v.Throttled)+" thr in all"))
@@ -443,7 +460,13 @@ func (p *consumersPane) leaseTable(lines []string, e *consumerEntry, cw int) []s
 	for _, r := range rows {
 		ownW = max(ownW, min(14, width(r.Owner)))
 	}
-	lines = append(lines, st.Faint.S(cut("    shard "+fit("owner", ownW)+" checkpoint      lag thr/s", cw)))
+	// The records behind get a column when there is room for it.
+	wideTable := cw >= 4+5+1+ownW+1+12+1+6+1+5+7
+	head := "    shard " + fit("owner", ownW) + " checkpoint      lag"
+	if wideTable {
+		head += " behind"
+	}
+	lines = append(lines, st.Faint.S(cut(head+" thr/s", cw)))
 	slow := 0
 	for i, r := range rows {
 		if r.Lag > rows[slow].Lag {
@@ -465,8 +488,11 @@ func (p *consumersPane) leaseTable(lines []string, e *consumerEntry, cw int) []s
 		case ck[0] >= '0' && ck[0] <= '9':
 			ck = shortSeq(ck)
 		}
-		lines = append(lines, "    "+fit(tinyShard(r.ShardID, 3), 5)+" "+own+" "+fit(ck, 12)+" "+
-			fitRight(l, 6)+" "+fitRight(thr(r.ShardID), 5))
+		row := "    " + fit(tinyShard(r.ShardID, 3), 5) + " " + own + " " + fit(ck, 12) + " " + fitRight(l, 6)
+		if wideTable {
+			row += " " + fitRight(count(r.Behind), 6)
+		}
+		lines = append(lines, row+" "+fitRight(thr(r.ShardID), 5))
 	}
 	if n := len(rows) - maxLeaseRows; n > 0 {
 		lines = append(lines, st.Faint.S(cut("    … "+strconv.Itoa(n)+" more · slowest "+

@@ -16,7 +16,7 @@ const maxEventLines = 500
 // eventLine is one line of the events pane.
 type eventLine struct {
 	At   time.Time
-	Kind string // engine event kind, "action", "copy", "watch" or "error"
+	Kind string // engine event kind, "action", "copy", "watch", "consumer" or "error"
 	// Stream is the engine event's stream; the line names it when it is
 	// not the watched one.
 	Stream string
@@ -73,6 +73,11 @@ func (p *eventsPane) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case dataMsg:
 		p.addEngine(msg.Snap.Events)
+		for _, v := range msg.Consumers {
+			for _, text := range v.Events {
+				p.Add(eventLine{At: p.ctx.Now(), Kind: "consumer", Stream: v.Stream, Text: text})
+			}
+		}
 	case tea.KeyMsg:
 		k := p.ctx.Keys
 		switch {

@@ -115,7 +115,7 @@ func (p *producersPane) View() string {
 //
 //	▸ clickstream          ON   zipf      KPL BURST
 //	  rate   800/s  actual   792/s  sent 96.1k
-//	  thr   410  retry   402  given up     0
+//	  rej   410 = retry   402 + gave up    8
 func (p *producersPane) entry(v *ProducerView, cw int, selected bool) []string {
 	st := p.ctx.Styles
 	var b strings.Builder
@@ -155,8 +155,9 @@ func (p *producersPane) entry(v *ProducerView, cw int, selected bool) []string {
 	}
 	out := []string{b.String()}
 
-	counts := "thr " + fitRight(count(v.Throttled), 5) + "  retry " + fitRight(count(v.Retried), 5) +
-		"  given up " + fitRight(count(v.GivenUp), 5)
+	// Each rejected attempt is either retried or given up: the figures add up.
+	counts := "rej " + fitRight(count(v.Throttled+v.Failed), 5) + " = retry " + fitRight(count(v.Retried), 5) +
+		" + gave up " + fitRight(count(v.GivenUp), 4)
 	if v.Throttled > 0 || v.GivenUp > 0 {
 		counts = st.Warn.S(counts)
 	}

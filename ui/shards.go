@@ -85,7 +85,7 @@ func (p *shardsPane) SetSize(w, h int) {
 		cols = append(cols, column{kind: colRead, title: "read", w: 9, right: true})
 	}
 	cols = append(cols,
-		column{kind: colThr, title: "thr/s", w: 5, right: true},
+		column{kind: colThr, title: "rej/s", w: 5, right: true},
 		column{kind: colRecords, title: "records", w: 7, right: true},
 		column{kind: colOldest, title: oldTitle, w: oldW, right: true},
 		column{kind: colSpark},
@@ -401,7 +401,8 @@ func (p *shardsPane) row(s *engine.ShardSnapshot, spk []float64, top float64) st
 			case colGauge:
 				b.WriteString(p.gaugeCell(s))
 			case colRead:
-				b.WriteString(fitRight(mbps(s.Rate.BytesOut, 1), col.w))
+				// Shared and fan-out reads: everything read from the shard.
+				b.WriteString(fitRight(mbps(s.Rate.BytesOut+s.FanOut.BytesOut, 1), col.w))
 			case colThr:
 				t := fitRight(count(s.Rate.WriteThrottled), col.w)
 				if s.Rate.WriteThrottled > 0 {

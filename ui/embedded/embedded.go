@@ -48,7 +48,10 @@ type Backend struct {
 
 	mu       sync.Mutex // guards what follows
 	throttle map[string]*throttleWindow
-	added    int // consumers added from the keyboard, for their names
+	added    int                              // consumers added from the keyboard, for their names
+	mine     map[string]bool                  // the names of those consumers
+	snap     engine.Snapshot                  // the latest Snapshot, which Consumers measures lag against
+	points   map[string]map[string]*readPoint // by application, then shard
 }
 
 var _ ui.Backend = (*Backend)(nil)
@@ -78,7 +81,13 @@ func New(ctx context.Context, cfg Config) *Backend {
 	return &Backend{e: cfg.Engine, db: cfg.DB, clock: cfg.Clock, tap: cfg.Tap, prods: cfg.Producers, cons: cfg.Consumers, ctx: ctx}
 }
 
-func (b *Backend) Snapshot() engine.Snapshot { return b.e.Snapshot() }
+func (b *Backend) Snapshot() engine.Snapshot {
+	snap := b.e.Snapshot()
+	b.mu.Lock()
+	b.snap = snap
+	b.mu.Unlock()
+	return snap
+}
 
 func (b *Backend) DrainFeed(dst []engine.TapRecord) []engine.TapRecord {
 	return b.tap.Drain(dst)
@@ -91,22 +100,46 @@ func (b *Backend) Producers() []ui.ProducerView {
 	for _, s := range b.prods.Stats() {
 		out = append(out, ui.ProducerView{
 			Name: s.Name, On: s.On, Rate: s.Rate, ActualRate: s.ActualRate, Skew: s.Skew,
-			Sent: int64(s.Sent), Throttled: int64(s.Throttled), Retried: int64(s.Retried), GivenUp: int64(s.GivenUp),
+			Sent: int64(s.Sent), Throttled: int64(s.Throttled), Retried: int64(s.Retried), GivenUp: int64(s.GivenUp), Failed: int64(s.Failed),
 			Errors: int64(s.Errors), Bursting: s.Bursting, Aggregating: s.Aggregating, LastError: s.LastError,
 		})
 	}
 	return out
 }
 
+// CaughtUp is how close to its shard's newest record a reader counts as
+// caught up in ConsumerView.ShardsDone: a polling reader that keeps up is
+// up to one poll interval behind.
+const CaughtUp = time.Second
+
+// readPoint is where an application stands in one shard, kept between
+// calls of Consumers so its time lag can grow while nobody reads.
+type readPoint struct {
+	checkpoint string
+	// arrival is the estimated arrival time of the last record read: the
+	// shard's newest arrival minus the lag the reader reported when the
+	// checkpoint moved there.
+	arrival time.Time
+	owner   string
+}
+
+// Consumers describes every application. Lag is measured here, from the
+// engine's newest record in each shard against the application's
+// checkpoint, not taken from the reader's last response: a shard nobody
+// reads falls further behind with every record written to it.
 func (b *Backend) Consumers() []ui.ConsumerView {
 	now := time.Now()
+	b.mu.Lock()
+	snap := b.snap
+	b.mu.Unlock()
+	if snap.At.IsZero() {
+		snap = b.Snapshot()
+	}
 	var out []ui.ConsumerView
 	for _, app := range b.cons.All() {
 		s := app.Stats()
 		v := ui.ConsumerView{
-			Name: s.App, Stream: s.Stream, Kind: ui.KindPolling,
-			Lag:        time.Duration(s.MaxLagMillis) * time.Millisecond,
-			ShardsDone: s.Count(consumers.StateReading) + s.Count(consumers.StateEnded), Shards: len(s.Shards),
+			Name: s.App, Stream: s.Stream, Kind: ui.KindPolling, Shards: len(s.Shards),
 			Records: s.Records, Throttled: s.Throttled, ReadThrottled: b.throttleRate(s.App, s.Throttled, now),
 			PerShardLag: map[string]time.Duration{},
 		}
@@ -116,15 +149,122 @@ func (b *Backend) Consumers() []ui.ConsumerView {
 		for _, w := range s.Workers {
 			v.Workers = append(v.Workers, ui.WorkerView{ID: w.ID, Leases: w.Leases, Stopped: w.State == consumers.WorkerStopped || w.State == consumers.WorkerCrashed})
 		}
+		ss := snap.Stream(s.Stream)
+		b.mu.Lock()
+		v.Added = b.mine[s.App]
+		points := b.points[s.App]
+		first := points == nil
+		if first {
+			points = map[string]*readPoint{}
+			if b.points == nil {
+				b.points = map[string]map[string]*readPoint{}
+			}
+			b.points[s.App] = points
+		}
 		for _, sh := range s.Shards {
-			lag := time.Duration(sh.MillisBehindLatest) * time.Millisecond
-			v.PerShard = append(v.PerShard, ui.ShardLagView{ShardID: sh.ShardID, Lag: lag, Checkpoint: sh.LastCheckpoint, Owner: sh.Owner})
-			if sh.State == consumers.StateReading {
+			var shs *engine.ShardSnapshot
+			if ss != nil {
+				for i := range ss.Shards {
+					if ss.Shards[i].ShardID == sh.ShardID {
+						shs = &ss.Shards[i]
+					}
+				}
+			}
+			pt := points[sh.ShardID]
+			if pt == nil {
+				pt = &readPoint{checkpoint: sh.LastCheckpoint, owner: sh.Owner}
+				points[sh.ShardID] = pt
+				pt.arrival = startArrival(sh, shs)
+			} else {
+				v.Events = append(v.Events, b.noteMoves(s.App, sh, shs, pt)...)
+			}
+			behind, lag := measure(sh, shs, pt)
+			v.Behind += behind
+			v.Lag = max(v.Lag, lag)
+			if sh.LastCheckpoint == consumers.ShardEnd || lag < CaughtUp {
+				v.ShardsDone++
+			}
+			if sh.LastCheckpoint != consumers.ShardEnd {
 				v.PerShardLag[sh.ShardID] = lag
 			}
+			v.PerShard = append(v.PerShard, ui.ShardLagView{ShardID: sh.ShardID, Lag: lag, Behind: behind, Checkpoint: sh.LastCheckpoint, Owner: sh.Owner})
 		}
+		b.mu.Unlock()
 		v.Summary = consumerLines(app.Processor())
 		out = append(out, v)
+	}
+	return out
+}
+
+// startArrival estimates the arrival of the last record read the first
+// time a shard is seen: the oldest record held when nothing was read yet.
+func startArrival(sh consumers.ShardStats, shs *engine.ShardSnapshot) time.Time {
+	if shs == nil {
+		return time.Time{}
+	}
+	switch sh.LastCheckpoint {
+	case consumers.CheckpointTrimHorizon, "":
+		return shs.Oldest
+	}
+	return shs.Newest.Add(-time.Duration(sh.MillisBehindLatest) * time.Millisecond)
+}
+
+// measure returns how many records of the shard the application has yet
+// to read and how long ago the newest of them arrived after the last one
+// it read. A moved checkpoint resets the read point from the reader's own
+// report; otherwise the read point stays, so the lag grows as records
+// arrive that nobody reads.
+func measure(sh consumers.ShardStats, shs *engine.ShardSnapshot, pt *readPoint) (behind int64, lag time.Duration) {
+	ck := sh.LastCheckpoint
+	if ck != pt.checkpoint {
+		pt.checkpoint = ck
+		if shs != nil {
+			pt.arrival = shs.Newest.Add(-time.Duration(sh.MillisBehindLatest) * time.Millisecond)
+		}
+	}
+	if shs == nil || shs.NewestSequenceNumber == "" || ck == consumers.ShardEnd || ck == consumers.CheckpointLatest {
+		return 0, 0
+	}
+	switch ck {
+	case consumers.CheckpointTrimHorizon, "":
+		behind = shs.Records
+		pt.arrival = shs.Oldest
+	default:
+		n, ok := engine.SequenceGap(ck, shs.NewestSequenceNumber)
+		if !ok {
+			return 0, time.Duration(sh.MillisBehindLatest) * time.Millisecond
+		}
+		behind = n
+	}
+	if behind == 0 || pt.arrival.IsZero() {
+		return behind, 0
+	}
+	return behind, max(0, shs.Newest.Sub(pt.arrival))
+}
+
+// noteMoves says what changed in a shard of an application since the last
+// call: a lease taken over by another worker, a parent read to its end
+// whose children start. Call with b.mu held.
+func (b *Backend) noteMoves(app string, sh consumers.ShardStats, shs *engine.ShardSnapshot, pt *readPoint) []string {
+	var out []string
+	if sh.Owner != "" && pt.owner != "" && sh.Owner != pt.owner {
+		at := "its checkpoint"
+		if ck := sh.LastCheckpoint; ck != "" && ck[0] >= '0' && ck[0] <= '9' {
+			at = "checkpoint …" + ck[max(0, len(ck)-6):]
+		} else if ck != "" {
+			at = ck
+		}
+		out = append(out, fmt.Sprintf("%s: %s took over the lease of %s from %s and reads on from %s", app, sh.Owner, sh.ShardID, pt.owner, at))
+	}
+	if sh.Owner != "" || pt.owner == "" {
+		pt.owner = sh.Owner
+	}
+	if sh.LastCheckpoint == consumers.ShardEnd && pt.checkpoint != consumers.ShardEnd {
+		text := fmt.Sprintf("%s: finished %s (SHARD_END)", app, sh.ShardID)
+		if shs != nil && len(shs.Children) > 0 {
+			text += " → its children " + strings.Join(shs.Children, ", ") + " start"
+		}
+		out = append(out, text)
 	}
 	return out
 }
@@ -162,7 +302,7 @@ func consumerLines(p consumers.Processor) []string {
 		return []string{r.Summary(), fmt.Sprintf("active sessions %d · %.0f events/s", r.ActiveSessions, r.EventsPerSecond)}
 	case *consumers.IoTAlerts:
 		r := p.Result()
-		lines := []string{fmt.Sprintf("%d alerts · %d devices in the last minute", r.AlertCount, r.Devices)}
+		lines := []string{count(r.AlertCount, "alert") + " · " + count(int64(r.Devices), "device") + " in the last minute"}
 		for i, a := range r.Alerts {
 			if i == 2 {
 				break
@@ -181,7 +321,7 @@ func consumerLines(p consumers.Processor) []string {
 			}
 			parts = append(parts, fmt.Sprintf("%s err %.1f%% p99 %.0fms", s.Service, 100*s.ErrorRate, s.P99))
 		}
-		return []string{strings.Join(parts, "  "), fmt.Sprintf("%d requests in the last minute", r.Requests)}
+		return []string{strings.Join(parts, "  "), count(int64(r.Requests), "request") + " in the last minute"}
 	}
 	if s, ok := p.(consumers.Summarizer); ok {
 		return []string{s.Summary()}
@@ -245,7 +385,7 @@ func (b *Backend) TimeLapse(d time.Duration) (string, error) {
 	if err := b.e.ApplyRetention(b.clock.Now()); err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("time-lapse: engine clock +%s (now %s ahead)", d, b.clock.Offset()), nil
+	return fmt.Sprintf("time-lapse: engine clock +%s (now %s ahead): records age and retention trims; rates and cost keep the wall clock", hours(d), hours(b.clock.Offset())), nil
 }
 
 func (b *Backend) producer(name string) (*producers.Producer, error) {
@@ -261,9 +401,26 @@ func (b *Backend) ProducerScale(name string, factor float64) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	cur := p.Stats().BaseRate
+	if cur*factor < MinRate {
+		// Halving forever would reach 0 records/s, which is off by another
+		// name: stop at the floor and say so.
+		if cur <= MinRate {
+			return fmt.Sprintf("%s rate stays at the floor of 1 record/s (space or t switches it off)", name), nil
+		}
+		r := p.Scale(MinRate / cur)
+		return fmt.Sprintf("%s rate → %s record/s, the floor (space or t switches it off)", name, formatRate(r)), nil
+	}
 	r := p.Scale(factor)
+	if r >= producers.MaxRate {
+		return fmt.Sprintf("%s rate → %s records/s, the ceiling", name, formatRate(r)), nil
+	}
 	return fmt.Sprintf("%s rate → %s records/s", name, formatRate(r)), nil
 }
+
+// MinRate is the lowest rate ProducerScale lowers a producer to, in
+// records per second.
+const MinRate = 1.0
 
 func (b *Backend) ProducerBurst(name string) (string, error) {
 	p, err := b.producer(name)
@@ -335,6 +492,10 @@ func (b *Backend) AddConsumer(stream string, fanOut bool) (string, error) {
 		kind = "fanout"
 	}
 	name := fmt.Sprintf("%s-%d", kind, b.added)
+	if b.mine == nil {
+		b.mine = map[string]bool{}
+	}
+	b.mine[name] = true
 	b.mu.Unlock()
 	cfg := ConsumerConfig(b.db, b.clock)
 	cfg.FanOut = fanOut
@@ -381,6 +542,22 @@ func (b *Backend) StopWorker(app, worker string) (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("%s/%s stopped renewing its leases: they expire in %s and move to another worker", app, worker, LeaseDuration), nil
+}
+
+// hours writes a whole number of hours as "6h", anything else to the minute.
+func hours(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("%dh", d/time.Hour)
+	}
+	return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+}
+
+// count says "1 alert", "2 alerts".
+func count(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func formatRate(r float64) string {

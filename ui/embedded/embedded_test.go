@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/shardscope/shardscope/engine"
 	"github.com/shardscope/shardscope/producers"
 	"github.com/shardscope/shardscope/storage"
+	"github.com/shardscope/shardscope/ui"
 )
 
 // env is a real engine on a temporary store with a stream "demo".
@@ -117,5 +119,376 @@ func TestTogglesAggregation(t *testing.T) {
 	}
 	if p, _ := prods.Get(producers.DemoIoT); p.Stats().Aggregating || aggregating()[producers.DemoIoT] {
 		t.Error("aggregation still on after the second toggle")
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// gate is a processor that counts records and, while closed, holds every
+// batch (so nothing is checkpointed).
+type gate struct {
+	open chan struct{}
+	mu   sync.Mutex
+	n    int
+}
+
+func newGate() *gate {
+	g := &gate{open: make(chan struct{})}
+	close(g.open)
+	return g
+}
+
+func (g *gate) Process(shardID string, recs []engine.Record) error {
+	g.mu.Lock()
+	open := g.open
+	g.mu.Unlock()
+	<-open
+	g.mu.Lock()
+	g.n += len(recs)
+	g.mu.Unlock()
+	return nil
+}
+
+func (g *gate) close() { g.mu.Lock(); g.open = make(chan struct{}); g.mu.Unlock() }
+func (g *gate) release() {
+	g.mu.Lock()
+	close(g.open)
+	g.mu.Unlock()
+}
+
+// fastConfig reads often and moves leases within a second, by the real
+// clock: the engine's clock is the one the tests skip.
+func fastConfig(v *env, workers int) consumers.Config {
+	return consumers.Config{
+		Clock: engine.SystemClock{}, Workers: workers, Leases: consumers.NewMetaLeases(v.db),
+		PollInterval: 20 * time.Millisecond, MinReadInterval: -1, RelistInterval: 100 * time.Millisecond,
+		LeaseDuration: 600 * time.Millisecond, RenewInterval: 100 * time.Millisecond, TakeInterval: 150 * time.Millisecond,
+	}
+}
+
+func (v *env) put(n int, key string) {
+	v.t.Helper()
+	for i := 0; i < n; i++ {
+		if _, err := v.e.PutRecord(v.ctx, engine.PutRecordInput{StreamRef: engine.StreamRef{StreamName: "demo"}, PartitionKey: key, Data: []byte(`{"n":1}`)}); err != nil {
+			v.t.Fatal(err)
+		}
+	}
+}
+
+func view(b *Backend, name string) ui.ConsumerView {
+	b.Snapshot()
+	for _, c := range b.Consumers() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return ui.ConsumerView{}
+}
+
+// TestConsumerLagIsHonest checks lag against the engine: a reader that has
+// caught up is 0 records and under a second behind and counts as done; one
+// whose processor holds a batch stays behind by every record written since
+// its checkpoint, by the hours those records are newer, and is not done;
+// once it goes on it catches up again.
+func TestConsumerLagIsHonest(t *testing.T) {
+	v := newEnv(t, 1)
+	g := newGate()
+	app := consumers.NewApp("reader", "demo", g, v.e, nil, fastConfig(v, 1))
+	cons := consumers.NewGroup(app)
+	cons.Start(v.ctx)
+	defer cons.Stop()
+	b := v.backend(nil, cons)
+
+	v.put(10, "k")
+	waitFor(t, "the reader to catch up", 10*time.Second, func() bool {
+		c := view(b, "reader")
+		return c.Records == 10 && c.Behind == 0 && c.ShardsDone == 1 && c.Shards == 1 && c.Lag < CaughtUp
+	})
+
+	g.close()
+	v.clock.Skip(2 * time.Hour) // the next records arrive two hours later by the engine's clock
+	v.put(20, "k")
+	waitFor(t, "20 records behind", 10*time.Second, func() bool { return view(b, "reader").Behind == 20 })
+	c := view(b, "reader")
+	if c.Lag < 2*time.Hour || c.ShardsDone != 0 {
+		t.Fatalf("held reader: lag %v, %d/%d done; want ≥ 2h, 0/1", c.Lag, c.ShardsDone, c.Shards)
+	}
+	if len(c.PerShard) != 1 || c.PerShard[0].Behind != 20 || c.PerShard[0].Lag != c.Lag || c.PerShardLag[c.PerShard[0].ShardID] != c.Lag {
+		t.Fatalf("per shard: %+v, %v", c.PerShard, c.PerShardLag)
+	}
+
+	g.release()
+	waitFor(t, "the reader to catch up again", 10*time.Second, func() bool {
+		c := view(b, "reader")
+		return c.Records == 30 && c.Behind == 0 && c.Lag < CaughtUp && c.ShardsDone == 1
+	})
+}
+
+// TestUnreadShardFallsBehind checks that a shard nobody reads (its only
+// worker stopped) is not shown as caught up: its lag grows with every
+// record written.
+func TestUnreadShardFallsBehind(t *testing.T) {
+	v := newEnv(t, 1)
+	app := consumers.NewApp("reader", "demo", newGate(), v.e, nil, fastConfig(v, 1))
+	cons := consumers.NewGroup(app)
+	cons.Start(v.ctx)
+	defer cons.Stop()
+	b := v.backend(nil, cons)
+	v.put(3, "k")
+	waitFor(t, "the reader to catch up", 10*time.Second, func() bool { c := view(b, "reader"); return c.Records == 3 && c.Behind == 0 })
+
+	msg, err := b.StopWorker("reader", "w1")
+	if err != nil || !strings.Contains(msg, "stopped renewing") {
+		t.Fatalf("StopWorker: %q, %v", msg, err)
+	}
+	if _, err := b.StopWorker("nobody", "w1"); err == nil {
+		t.Error("stopping a worker of an unknown application did not fail")
+	}
+	v.clock.Skip(time.Hour)
+	v.put(5, "k")
+	c := view(b, "reader")
+	if c.Behind != 5 || c.Lag < time.Hour || c.ShardsDone != 0 {
+		t.Fatalf("unread shard: %d behind, lag %v, %d/%d done; want 5, ≥ 1h, 0/1", c.Behind, c.Lag, c.ShardsDone, c.Shards)
+	}
+	v.put(5, "k")
+	if c := view(b, "reader"); c.Behind != 10 {
+		t.Fatalf("unread shard after 5 more: %d behind, want 10", c.Behind)
+	}
+}
+
+// TestConsumerEvents checks the events pane's consumer lines: a lease
+// taken over from a stopped worker, and a parent shard read to its end
+// whose children start.
+func TestConsumerEvents(t *testing.T) {
+	v := newEnv(t, 1)
+	app := consumers.NewApp("reader", "demo", newGate(), v.e, nil, fastConfig(v, 2))
+	cons := consumers.NewGroup(app)
+	cons.Start(v.ctx)
+	defer cons.Stop()
+	b := v.backend(nil, cons)
+	var events []string
+	collect := func() ui.ConsumerView {
+		c := view(b, "reader")
+		events = append(events, c.Events...)
+		return c
+	}
+	v.put(3, "k")
+	var owner string
+	waitFor(t, "a worker to read the shard", 10*time.Second, func() bool {
+		c := collect()
+		if c.Records == 3 && len(c.PerShard) == 1 {
+			owner = c.PerShard[0].Owner
+		}
+		return owner != ""
+	})
+	if _, err := b.StopWorker("reader", owner); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the lease to move", 10*time.Second, func() bool {
+		c := collect()
+		return len(c.PerShard) == 1 && c.PerShard[0].Owner != "" && c.PerShard[0].Owner != owner
+	})
+	if !hasEvent(events, "took over the lease of shardId-000000000000 from "+owner) {
+		t.Fatalf("no takeover event: %q", events)
+	}
+
+	shard := "shardId-000000000000"
+	if _, err := b.SplitShard("demo", shard); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the parent to end", 10*time.Second, func() bool {
+		collect()
+		return hasEvent(events, "finished "+shard+" (SHARD_END) → its children shardId-000000000001, shardId-000000000002 start")
+	})
+}
+
+func hasEvent(events []string, sub string) bool {
+	for _, e := range events {
+		if strings.Contains(e, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestThrottleRate checks reads refused per second: measured over windows
+// of at least a second, per application.
+func TestThrottleRate(t *testing.T) {
+	b := New(context.Background(), Config{})
+	t0 := time.Unix(1_700_000_000, 0)
+	for _, c := range []struct {
+		app   string
+		total int64
+		at    time.Duration
+		want  int64
+	}{
+		{"a", 100, 0, 0},
+		{"a", 130, 500 * time.Millisecond, 0}, // under a second: no new figure yet
+		{"b", 7, 600 * time.Millisecond, 0},
+		{"a", 160, 2 * time.Second, 30}, // 60 in 2 s
+		{"a", 170, 2500 * time.Millisecond, 30},
+		{"a", 170, 4 * time.Second, 5}, // 10 in 2 s
+		{"b", 27, 2600 * time.Millisecond, 10},
+	} {
+		if got := b.throttleRate(c.app, c.total, t0.Add(c.at)); got != c.want {
+			t.Errorf("%s at %v with %d: %d/s, want %d/s", c.app, c.at, c.total, got, c.want)
+		}
+	}
+}
+
+// TestConsumerLines checks the built-in processors' lines, in words.
+func TestConsumerLines(t *testing.T) {
+	clock := engine.NewManualClock(time.Unix(1_700_000_000, 0))
+	if got := consumerLines(consumers.NewIoTAlerts(clock, consumers.IoTThresholds{}, 5)); len(got) != 1 || got[0] != "0 alerts · 0 devices in the last minute" {
+		t.Errorf("iot: %q", got)
+	}
+	if got := consumerLines(consumers.NewLogStats(clock)); len(got) != 2 || got[1] != "0 requests in the last minute" {
+		t.Errorf("logs: %q", got)
+	}
+	if got := consumerLines(consumers.NewPageStats(clock, 3)); len(got) != 2 || !strings.HasPrefix(got[1], "active sessions 0") {
+		t.Errorf("pages: %q", got)
+	}
+	if got := consumerLines(newGate()); got != nil {
+		t.Errorf("a processor without a summary: %q", got)
+	}
+	for n, want := range map[int64]string{0: "0 alerts", 1: "1 alert", 2: "2 alerts"} {
+		if got := count(n, "alert"); got != want {
+			t.Errorf("count(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// TestStreamActions runs the stream-wide actions on the engine and checks
+// what they did there, not only what they say.
+func TestStreamActions(t *testing.T) {
+	v := newEnv(t, 2)
+	b := v.backend(nil, nil)
+	stream := func() *engine.StreamSnapshot { s := b.Snapshot(); return s.Stream("demo") }
+
+	msg, err := b.SetRetention("demo", 48)
+	if err != nil || msg != "retention 24h → 48h" || stream().RetentionHours != 48 {
+		t.Fatalf("retention up: %q, %v, now %dh", msg, err, stream().RetentionHours)
+	}
+	if msg, err = b.SetRetention("demo", 48); err != nil || msg != "retention is already 48h" {
+		t.Fatalf("same retention: %q, %v", msg, err)
+	}
+	if msg, err = b.SetRetention("demo", 24); err != nil || stream().RetentionHours != 24 {
+		t.Fatalf("retention down: %q, %v", msg, err)
+	}
+	if _, err = b.SetRetention("demo", 1); err == nil || !strings.Contains(err.Error(), "InvalidArgumentException") {
+		t.Fatalf("retention 1h: %v, want InvalidArgumentException", err)
+	}
+
+	// Time-lapse: the engine's clock moves, a record past retention goes.
+	v.put(1, "old")
+	if n := stream().Shards[0].Records + stream().Shards[1].Records; n != 1 {
+		t.Fatalf("%d records before the time-lapse", n)
+	}
+	msg, err = b.TimeLapse(25 * time.Hour)
+	if err != nil || !strings.Contains(msg, "+25h") || v.clock.Offset() != 25*time.Hour {
+		t.Fatalf("time-lapse: %q, %v, offset %v", msg, err, v.clock.Offset())
+	}
+	if n := stream().Shards[0].Records + stream().Shards[1].Records; n != 0 {
+		t.Fatalf("%d records left after 25 h with 24 h retention", n)
+	}
+	if msg, err = b.TimeLapse(6 * time.Hour); err != nil || !strings.Contains(msg, "now 31h ahead") {
+		t.Fatalf("second time-lapse: %q, %v", msg, err)
+	}
+
+	msg, err = b.ToggleCapacityMode("demo")
+	if err != nil || !strings.Contains(msg, "ON_DEMAND now") || stream().Mode != engine.ModeOnDemand {
+		t.Fatalf("to on-demand: %q, %v, mode %s", msg, err, stream().Mode)
+	}
+	msg, err = b.ToggleCapacityMode("demo")
+	if err != nil || !strings.Contains(msg, "PROVISIONED now") || stream().Mode != engine.ModeProvisioned {
+		t.Fatalf("back to provisioned: %q, %v, mode %s", msg, err, stream().Mode)
+	}
+	if _, err = b.ToggleCapacityMode("nope"); err == nil || !strings.Contains(err.Error(), "ResourceNotFoundException") {
+		t.Fatalf("unknown stream: %v", err)
+	}
+
+	msg, err = b.SplitShard("demo", "shardId-000000000000")
+	if err != nil || stream().OpenShards != 3 {
+		t.Fatalf("split: %q, %v, %d open", msg, err, stream().OpenShards)
+	}
+	if _, err = b.SplitShard("demo", "shardId-000000000000"); err == nil {
+		t.Fatal("splitting a closed shard did not fail")
+	}
+}
+
+// TestAddAndRemoveConsumers adds a polling and a fan-out application,
+// sees them run, and removes them: the fan-out one's registration goes too.
+func TestAddAndRemoveConsumers(t *testing.T) {
+	v := newEnv(t, 1)
+	cons := consumers.NewGroup()
+	cons.Start(v.ctx)
+	defer cons.Stop()
+	b := v.backend(nil, cons)
+	v.put(4, "k")
+
+	msg, err := b.AddConsumer("demo", false)
+	if err != nil || !strings.HasPrefix(msg, "started poll-1: a polling consumer") {
+		t.Fatalf("add polling: %q, %v", msg, err)
+	}
+	msg, err = b.AddConsumer("demo", true)
+	if err != nil || !strings.HasPrefix(msg, "started fanout-2: an enhanced fan-out consumer") {
+		t.Fatalf("add fan-out: %q, %v", msg, err)
+	}
+	waitFor(t, "both to read the 4 records", 15*time.Second, func() bool {
+		p, f := view(b, "poll-1"), view(b, "fanout-2")
+		return p.Records == 4 && f.Records == 4 && p.Kind == ui.KindPolling && f.Kind == ui.KindFanOut && p.Added && f.Added
+	})
+	snap := b.Snapshot()
+	if cs := snap.Stream("demo").Consumers; len(cs) != 1 || cs[0].Name != "fanout-2" {
+		t.Fatalf("registered consumers %+v, want fanout-2", cs)
+	}
+
+	if msg, err = b.RemoveConsumer("demo", "fanout-2"); err != nil || !strings.HasPrefix(msg, "stopped fanout-2") {
+		t.Fatalf("remove fan-out: %q, %v", msg, err)
+	}
+	if cons.App("fanout-2") != nil {
+		t.Fatal("fanout-2 still in the group")
+	}
+	waitFor(t, "the registration to go", 10*time.Second, func() bool {
+		s := b.Snapshot()
+		return len(s.Stream("demo").Consumers) == 0
+	})
+	if msg, err = b.RemoveConsumer("demo", "poll-1"); err != nil || cons.App("poll-1") != nil {
+		t.Fatalf("remove polling: %q, %v", msg, err)
+	}
+	if _, err = b.RemoveConsumer("demo", "nobody"); err == nil || !strings.Contains(err.Error(), "ResourceNotFoundException") {
+		t.Fatalf("remove unknown: %v, want ResourceNotFoundException", err)
+	}
+}
+
+// TestProducerScaleFloor checks that halving stops at 1 record/s and says so.
+func TestProducerScaleFloor(t *testing.T) {
+	v := newEnv(t, 1)
+	prods := producers.DefaultsWith(v.e, "demo", producers.Config{Seed: 1})
+	b := v.backend(prods, nil)
+	var msg string
+	for i := 0; i < 20; i++ {
+		m, err := b.ProducerScale(producers.DemoIoT, 0.5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg = m
+	}
+	p, _ := prods.Get(producers.DemoIoT)
+	if r := p.Stats().BaseRate; r != MinRate || !strings.Contains(msg, "stays at the floor of 1 record/s") {
+		t.Fatalf("after 20 halvings: rate %v, %q", r, msg)
+	}
+	if msg, _ := b.ProducerScale(producers.DemoIoT, 2); msg != "iot rate → 2 records/s" {
+		t.Fatalf("doubling from the floor: %q", msg)
 	}
 }
