@@ -89,8 +89,12 @@ func nextRetention(cur int, up bool) (hours int, ok bool) {
 	return cur, false
 }
 
-// timeLapseStep is how far one press of T moves the engine clock.
-const timeLapseStep = time.Hour
+// timeLapseStep and timeLapseLongStep are how far one press of T and of
+// ctrl+t move the engine clock.
+const (
+	timeLapseStep     = time.Hour
+	timeLapseLongStep = 6 * time.Hour
+)
 
 // loadKey handles the load-experiment keys, which act on the selected
 // shard or producer whatever pane has focus.
@@ -160,6 +164,8 @@ func (m *Model) loadKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 		return m.act(fmt.Sprintf("retention %dh → %dh", cur, h), func() (string, error) { return b.SetRetention(stream, h) }), true
 	case key.Matches(msg, k.TimeLapse):
 		return m.act("time-lapse +1h", func() (string, error) { return b.TimeLapse(timeLapseStep) }), true
+	case key.Matches(msg, k.TimeLapseLong):
+		return m.act("time-lapse +6h", func() (string, error) { return b.TimeLapse(timeLapseLongStep) }), true
 	}
 	return m.streamKey(msg)
 }

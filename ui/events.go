@@ -22,6 +22,10 @@ type eventLine struct {
 	Stream string
 	Text   string
 	Bad    bool
+	// Ahead is how far the engine's clock ran ahead of the console's when
+	// an engine event happened: At is then on the console's clock and the
+	// line says "+Nh".
+	Ahead time.Duration
 }
 
 // kindLabel is the events pane's word for an event kind, at most nine
@@ -100,7 +104,8 @@ func (p *eventsPane) addEngine(evs []engine.Event) {
 		if p.seen && e.Seq <= p.lastSeq {
 			continue
 		}
-		p.Add(eventLine{At: e.At, Kind: string(e.Kind), Stream: e.Stream, Text: e.Message, Bad: e.Kind == engine.EventError})
+		a := p.ctx.Ahead
+		p.Add(eventLine{At: e.At.Add(-a), Ahead: a, Kind: string(e.Kind), Stream: e.Stream, Text: e.Message, Bad: e.Kind == engine.EventError})
 		p.lastSeq, p.seen = e.Seq, true
 	}
 }
@@ -134,6 +139,9 @@ func (p *eventsPane) View() string {
 		if l.Stream != "" && l.Stream != p.ctx.StreamName {
 			text = l.Stream + ": " + text
 		}
+		if l.Ahead > 0 {
+			text = st.Accent.S("["+lapse(l.Ahead)+" engine]") + " " + text
+		}
 		text = clean(text, 4*p.w)
 		parts := []string{text}
 		if width(text) > textW {
@@ -144,7 +152,11 @@ func (p *eventsPane) View() string {
 				part = st.Danger.S(part)
 			}
 			if j == 0 {
-				lines = append(lines, st.Faint.S(l.At.Format("15:04:05"))+"  "+kind+" "+part)
+				at := l.At.Format("15:04:05")
+				if y, m, d := l.At.Date(); !p.ctx.At.IsZero() && (y != p.ctx.At.Year() || m != p.ctx.At.Month() || d != p.ctx.At.Day()) {
+					part = st.Faint.S(l.At.Format("Jan 2")) + " " + part // another day
+				}
+				lines = append(lines, st.Faint.S(at)+"  "+kind+" "+part)
 			} else {
 				lines = append(lines, spaces(indent)+part)
 			}

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
@@ -20,9 +21,9 @@ type feedPane struct {
 	ctx  *Context
 	w, h int
 
-	all     *ring[engine.TapRecord] // every stream's records
-	matched *ring[engine.TapRecord] // records of stream passing filter; nil when all pass
-	stream  string                  // the watched stream; "" keeps every stream
+	all     *ring[feedRec] // every stream's records
+	matched *ring[feedRec] // records of stream passing filter; nil when all pass
+	stream  string         // the watched stream; "" keeps every stream
 	filter  *recordFilter
 	errText string // why the last filter was refused
 
@@ -30,7 +31,7 @@ type feedPane struct {
 	editing bool
 
 	paused   bool
-	frozen   []engine.TapRecord
+	frozen   []feedRec
 	newCount int
 	cursor   int // index into frozen while paused
 	offset   int
@@ -46,8 +47,19 @@ func newFeed(ctx *Context, capacity int) *feedPane {
 	in.PlaceholderStyle = ctx.Styles.Help.ShortDesc
 	in.Cursor.SetMode(cursor.CursorStatic)
 	in.CharLimit = 200
-	return &feedPane{ctx: ctx, all: newRing[engine.TapRecord](capacity), input: in}
+	return &feedPane{ctx: ctx, all: newRing[feedRec](capacity), input: in}
 }
+
+// feedRec is a record as the feed keeps it: with how far the engine's
+// clock was ahead of the console's when it arrived (a time-lapse), so its
+// time shows on the console's clock like everything else.
+type feedRec struct {
+	engine.TapRecord
+	ahead time.Duration
+}
+
+// shownAt is the record's arrival on the console's clock.
+func (r *feedRec) shownAt() time.Time { return r.ApproximateArrivalTimestamp.Add(-r.ahead) }
 
 // SetSize sets the box size.
 func (f *feedPane) SetSize(w, h int) {
@@ -75,10 +87,11 @@ func (f *feedPane) Update(msg tea.Msg) tea.Cmd {
 		f.dropped = msg.Dropped
 		for i := range msg.Records {
 			r := &msg.Records[i]
-			f.all.Push(*r)
+			fr := feedRec{TapRecord: *r, ahead: f.ctx.Ahead}
+			f.all.Push(fr)
 			ok := f.keep(r)
 			if ok && f.matched != nil {
-				f.matched.Push(*r)
+				f.matched.Push(fr)
 			}
 			if ok && f.paused {
 				f.newCount++
@@ -193,12 +206,12 @@ func (f *feedPane) rematch() {
 		return
 	}
 	if f.matched == nil {
-		f.matched = newRing[engine.TapRecord](f.all.Cap())
+		f.matched = newRing[feedRec](f.all.Cap())
 	} else {
 		f.matched.Reset()
 	}
 	for i := 0; i < f.all.Len(); i++ {
-		if r := f.all.At(i); f.keep(r) {
+		if r := f.all.At(i); f.keep(&r.TapRecord) {
 			f.matched.Push(*r)
 		}
 	}
@@ -214,7 +227,7 @@ func (f *feedPane) refreeze() {
 }
 
 // source is the live list the feed shows: the filtered ring or all.
-func (f *feedPane) source() *ring[engine.TapRecord] {
+func (f *feedPane) source() *ring[feedRec] {
 	if f.matched != nil {
 		return f.matched
 	}
@@ -261,7 +274,7 @@ func (f *feedPane) n() int {
 	return f.source().Len()
 }
 
-func (f *feedPane) at(i int) *engine.TapRecord {
+func (f *feedPane) at(i int) *feedRec {
 	if f.paused {
 		return &f.frozen[i]
 	}
@@ -270,9 +283,14 @@ func (f *feedPane) at(i int) *engine.TapRecord {
 
 // Selected returns the selected record: the newest while live.
 func (f *feedPane) Selected() (engine.TapRecord, bool) {
+	r, ok := f.selected()
+	return r.TapRecord, ok
+}
+
+func (f *feedPane) selected() (feedRec, bool) {
 	n := f.n()
 	if n == 0 {
-		return engine.TapRecord{}, false
+		return feedRec{}, false
 	}
 	i := n - 1
 	if f.paused {
@@ -323,6 +341,9 @@ func (f *feedPane) title() string {
 	if f.dropped > 0 {
 		b.WriteString(" · " + commas(int64(f.dropped)) + " dropped")
 	}
+	if a := f.ctx.Ahead; a > 0 {
+		b.WriteString(" · your clock; engine " + lapse(a))
+	}
 	// In the compact layout the other panes hide behind tab: say so while
 	// there is room.
 	const hint = " ─ [tab: producers · consumers · events]"
@@ -370,7 +391,7 @@ func (f *feedPane) View() string {
 }
 
 // line renders one record in fixed columns; the data preview takes the rest.
-func (f *feedPane) line(r *engine.TapRecord, cw int, selected bool) string {
+func (f *feedPane) line(r *feedRec, cw int, selected bool) string {
 	st := f.ctx.Styles
 	var b strings.Builder
 	b.Grow(cw * 2)
@@ -379,7 +400,7 @@ func (f *feedPane) line(r *engine.TapRecord, cw int, selected bool) string {
 	} else {
 		b.WriteString("  ")
 	}
-	b.WriteString(st.Faint.S(r.ApproximateArrivalTimestamp.Format("15:04:05.000")))
+	b.WriteString(st.Faint.S(r.shownAt().Format("15:04:05.000")))
 	used := 2 + 12
 	if cw >= 90 {
 		// Full shard IDs only when the data keeps room to be read.

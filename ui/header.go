@@ -152,9 +152,9 @@ func (h *headerPane) render() string {
 	var right []segment
 	if s != nil && !c.Snap.At.IsZero() {
 		// Time-lapse moves the engine clock ahead of ours: say by how much.
-		if ahead := c.Snap.At.Sub(c.At); ahead >= time.Minute {
-			l := age(ahead)
-			right = append(right, segment{id: "lapse", full: "engine +" + l, short: "+" + l, paint: st.Accent})
+		if c.Ahead > 0 {
+			l := lapse(c.Ahead)
+			right = append(right, segment{id: "lapse", full: "engine " + l, short: l, paint: st.Accent})
 		}
 	}
 	right = append(right, segment{id: "live", full: fit(live, 8), short: fit(live, 8), paint: lp})

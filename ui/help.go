@@ -50,7 +50,7 @@ func (h *helpView) groups() []helpGroup {
 		withHelp(k.Up, "↑/k ↓/j", up), withHelp(k.PageUp, "pgup/pgdn", "page"), k.NextPane, k.PrevPane,
 	}}
 	load := helpGroup{"load experiments", []key.Binding{
-		k.RateUp, k.RateDown, k.Burst, k.Toggle, k.Skew, k.Aggregate, k.Split, k.Merge, k.RetentionUp, k.RetentionDown, k.TimeLapse, k.Mode,
+		k.RateUp, k.RateDown, k.Burst, k.Toggle, k.Skew, k.Aggregate, k.Split, k.Merge, k.RetentionUp, k.RetentionDown, k.TimeLapse, k.TimeLapseLong, k.Mode,
 	}}
 	cons := helpGroup{"consumers", []key.Binding{k.AddPolling, k.RemovePolling, k.AddFanOut, k.RemoveFanOut, k.StopWorker}}
 	feed := helpGroup{"feed", []key.Binding{k.Pause, k.Filter, k.Open, k.Copy, withHelp(k.Close, "esc", "close detail/filter")}}

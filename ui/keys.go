@@ -23,6 +23,7 @@ type KeyMap struct {
 	RetentionUp   key.Binding
 	RetentionDown key.Binding
 	TimeLapse     key.Binding
+	TimeLapseLong key.Binding // six hours at once
 	Mode          key.Binding // capacity mode PROVISIONED ↔ ON_DEMAND
 
 	// consumers
@@ -67,6 +68,8 @@ func DefaultKeyMap() KeyMap {
 		RetentionUp:   key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "retention up")),
 		RetentionDown: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "retention down")),
 		TimeLapse:     key.NewBinding(key.WithKeys("T"), key.WithHelp("T", "time-lapse +1h")),
+		// A terminal sends shift+t as T, so the long step takes ctrl.
+		TimeLapseLong: key.NewBinding(key.WithKeys("ctrl+t"), key.WithHelp("ctrl+t", "time-lapse +6h")),
 		Mode:          key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "capacity mode prov ↔ on-demand")),
 
 		AddPolling:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add polling")),

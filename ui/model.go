@@ -199,6 +199,12 @@ func (m *Model) onData(msg dataMsg) tea.Cmd {
 	c.Snap = msg.Snap
 	c.Producers, c.Consumers = msg.Producers, msg.Consumers
 	c.At = c.Now()
+	c.Ahead = 0
+	if !c.Snap.At.IsZero() {
+		if a := c.Snap.At.Sub(c.At).Round(time.Minute); a > 0 {
+			c.Ahead = a
+		}
+	}
 	c.Ticks++
 	news := m.followStream()
 	for _, p := range []pane{m.shards, m.feed, m.producers, m.consumers, m.events} {
@@ -309,8 +315,8 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, cmd
 	}
 	if m.ctx.Focus == paneFeed && key.Matches(msg, k.Open) {
-		if r, ok := m.feed.Selected(); ok {
-			m.detail = newDetail(m.ctx, r)
+		if r, ok := m.feed.selected(); ok {
+			m.detail = newDetail(m.ctx, r.TapRecord, r.ahead)
 			m.detail.SetSize(m.ctx.Width, m.lay.bodyH)
 		}
 		return m, nil

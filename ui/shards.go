@@ -142,7 +142,7 @@ func (p *shardsPane) SetSize(w, h int) {
 // HelpKeys returns the keys that act on the shards pane.
 func (p *shardsPane) HelpKeys() []key.Binding {
 	k := p.ctx.Keys
-	return []key.Binding{withHelp(k.Up, "↑/↓", "select shard"), k.Split, k.Merge, k.RetentionUp, k.RetentionDown, k.TimeLapse}
+	return []key.Binding{withHelp(k.Up, "↑/↓", "select shard"), k.Split, k.Merge, k.RetentionUp, k.RetentionDown, k.TimeLapse, k.TimeLapseLong}
 }
 
 // Update reorders the rows on new data and moves the selection on keys.
