@@ -82,6 +82,14 @@ func (p *consumersPane) Update(msg tea.Msg) tea.Cmd {
 			p.move(-1)
 		case key.Matches(msg, k.Down):
 			p.move(1)
+		case key.Matches(msg, k.PageUp):
+			p.move(-max(1, p.h-3))
+		case key.Matches(msg, k.PageDown):
+			p.move(max(1, p.h-3))
+		case key.Matches(msg, k.Top):
+			p.move(-len(p.rows))
+		case key.Matches(msg, k.Bottom):
+			p.move(len(p.rows))
 		}
 	}
 	return nil
@@ -254,15 +262,28 @@ func (p *consumersPane) View() string {
 // render lays out every entry and returns the lines with the range
 // [top, bottom) that the selection should keep on screen.
 func (p *consumersPane) render(cw int) (lines []string, top, bottom int) {
+	lines, top, bottom, _ = p.renderRows(cw)
+	return lines, top, bottom
+}
+
+// renderRows is render that also says which selectable row each line
+// belongs to (-1 for none), for mouse clicks.
+func (p *consumersPane) renderRows(cw int) (lines []string, top, bottom int, rowOf []consumerRow) {
 	st := p.ctx.Styles
 	if len(p.list) == 0 {
-		return []string{st.Faint.S("no consumer applications · a adds a polling one, f a fan-out one")}, 0, 1
+		return []string{st.Faint.S("no consumer applications · a adds a polling one, f a fan-out one")}, 0, 1, nil
+	}
+	mark := func(r consumerRow) {
+		for len(rowOf) < len(lines) {
+			rowOf = append(rowOf, r)
+		}
 	}
 	for i := range p.list {
 		e := &p.list[i]
 		start := len(lines)
 		sel := e.v.Name == p.selApp
 		lines = p.header(lines, e, cw, sel && p.selWorker == "")
+		mark(consumerRow{app: e.v.Name})
 		for j := range e.v.Workers {
 			w := &e.v.Workers[j]
 			on := sel && w.ID == p.selWorker
@@ -270,6 +291,7 @@ func (p *consumersPane) render(cw int) (lines []string, top, bottom int) {
 				top, bottom = len(lines), len(lines)+1
 			}
 			lines = append(lines, p.worker(e, w, cw, on))
+			mark(consumerRow{app: e.v.Name, worker: w.ID})
 		}
 		if sel {
 			lines = p.leaseTable(lines, e, cw)
@@ -283,8 +305,19 @@ func (p *consumersPane) render(cw int) (lines []string, top, bottom int) {
 		if sel && p.selWorker == "" {
 			top, bottom = start, len(lines)
 		}
+		mark(consumerRow{app: e.v.Name})
 	}
-	return lines, top, bottom
+	return lines, top, bottom, rowOf
+}
+
+// clickLine selects the application or worker drawn on line row of the box.
+func (p *consumersPane) clickLine(row int) {
+	_, _, _, rowOf := p.renderRows(max(1, p.w-4))
+	if i := p.offset + row; row >= 0 && i < len(rowOf) {
+		p.selApp, p.selWorker = rowOf[i].app, rowOf[i].worker
+		p.selRow = max(0, p.rowIndex())
+		p.clamp()
+	}
 }
 
 // header renders an application's first two lines:

@@ -54,8 +54,17 @@ func (p *costPane) View() string {
 		p.row(e, engine.ModeProvisioned, e.ProvisionedHourly, e.ProvisionedMonthly),
 		p.row(e, engine.ModeOnDemand, e.OnDemandHourly, e.OnDemandMonthly),
 	}
-	for _, l := range strings.Split(ansi.Wrap(costTeach(s), cw, ""), "\n") {
+	inner := p.h - 2
+	teach := strings.Split(ansi.Wrap(costTeach(s), cw, ""), "\n")
+	if len(lines)+len(teach)+1 > inner {
+		// The whole sentence does not fit: the short one, never a cut one.
+		teach = strings.Split(ansi.Wrap(costTeachShort(s), cw, ""), "\n")
+	}
+	for _, l := range teach {
 		lines = append(lines, st.Faint.S(l))
+	}
+	if len(lines)+2 <= inner {
+		lines = append(lines, st.Faint.S(cut("on-demand bills each record rounded up to 1 KiB", cw)))
 	}
 	now := "? itemises the bill"
 	if s.OpenShards > 0 {
@@ -103,6 +112,18 @@ func costTeach(s *engine.StreamSnapshot) string {
 	}
 	return fmt.Sprintf("%s is cheaper at any load %d shards can carry, for records like these",
 		modeWord(e.Cheaper), e.ProvisionedShards)
+}
+
+// costTeachShort is costTeach in a few words, for a small box.
+func costTeachShort(s *engine.StreamSnapshot) string {
+	e := &s.Cost
+	switch {
+	case e.BreakEven > 0:
+		return "on-demand cheaper below " + percent(e.BreakEven) + " load"
+	case idle(e):
+		return fmt.Sprintf("idle: on-demand pays its stream-hour, provisioned its %d shard-hours", e.ProvisionedShards)
+	}
+	return modeWord(e.Cheaper) + " cheaper at any load"
 }
 
 // idle reports whether the estimate priced no writes at all.

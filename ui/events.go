@@ -61,7 +61,7 @@ func (p *eventsPane) SetSize(w, h int) { p.w, p.h = w, h }
 
 // HelpKeys returns the keys that act on the events pane.
 func (p *eventsPane) HelpKeys() []key.Binding {
-	return []key.Binding{withHelp(p.ctx.Keys.Up, "↑/↓", "scroll events")}
+	return []key.Binding{withHelp(p.ctx.Keys.Up, "↑/↓", "scroll events"), withHelp(p.ctx.Keys.PageUp, "pgup/pgdn", "page")}
 }
 
 // Add appends a line.
@@ -86,12 +86,23 @@ func (p *eventsPane) Update(msg tea.Msg) tea.Cmd {
 		k := p.ctx.Keys
 		switch {
 		case key.Matches(msg, k.Up):
-			p.offset = max(0, p.offset-1)
+			p.scroll(-1)
 		case key.Matches(msg, k.Down):
-			p.offset = min(max(0, p.lines.Len()-1), p.offset+1)
+			p.scroll(1)
+		case key.Matches(msg, k.PageUp):
+			p.scroll(-max(1, p.h-3))
+		case key.Matches(msg, k.PageDown):
+			p.scroll(max(1, p.h-3))
+		case key.Matches(msg, k.Top), key.Matches(msg, k.Bottom):
+			p.offset = 0 // the newest is at the top
 		}
 	}
 	return nil
+}
+
+// scroll moves down (d > 0, to older lines) or up, newest first.
+func (p *eventsPane) scroll(d int) {
+	p.offset = max(0, min(max(0, p.lines.Len()-1), p.offset+d))
 }
 
 // addEngine adds the events not seen yet. Seq grows by one per event; a

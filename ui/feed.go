@@ -29,6 +29,10 @@ type feedPane struct {
 
 	input   textinput.Model
 	editing bool
+	// history holds the filters applied, oldest first; ↑ and ↓ in the
+	// input walk it, hist being the position (len(history) is the new one).
+	history []string
+	hist    int
 
 	paused   bool
 	frozen   []feedRec
@@ -41,7 +45,7 @@ type feedPane struct {
 func newFeed(ctx *Context, capacity int) *feedPane {
 	in := textinput.New()
 	in.Prompt = "filter: "
-	in.Placeholder = "text · re:regex or /regex/ · !inverts · empty clears"
+	in.Placeholder = "text · re:regex or /regex/ · !inverts · ↑ earlier · empty clears"
 	in.PromptStyle = ctx.Styles.Prompt
 	in.TextStyle = ctx.Styles.Input
 	in.PlaceholderStyle = ctx.Styles.Help.ShortDesc
@@ -71,7 +75,7 @@ func (f *feedPane) SetSize(w, h int) {
 // HelpKeys returns the keys that act on the feed.
 func (f *feedPane) HelpKeys() []key.Binding {
 	k := f.ctx.Keys
-	return []key.Binding{withHelp(k.Up, "↑/↓", "scroll (pauses)"), k.PageUp, k.Pause, k.Filter, k.Open, k.Copy}
+	return []key.Binding{withHelp(k.Up, "↑/↓", "scroll (pauses)"), k.PageUp, withHelp(k.Bottom, "G/end", "live"), k.Pause, k.Filter, k.Open, k.Copy}
 }
 
 // Editing reports whether the filter input has the keyboard.
@@ -113,6 +117,10 @@ func (f *feedPane) Update(msg tea.Msg) tea.Cmd {
 			f.scroll(-f.visible())
 		case key.Matches(msg, k.PageDown):
 			f.scroll(f.visible())
+		case key.Matches(msg, k.Top):
+			f.scroll(-f.n())
+		case key.Matches(msg, k.Bottom):
+			f.Resume()
 		case key.Matches(msg, k.Copy):
 			if r, ok := f.Selected(); ok {
 				return copyRecord(f.ctx.copy, r)
@@ -143,23 +151,39 @@ func (f *feedPane) editKey(msg tea.KeyMsg) tea.Cmd {
 		f.editing = false
 		f.input.Blur()
 		return nil
+	case msg.Type == tea.KeyUp, msg.Type == tea.KeyDown:
+		// Only the arrows: k and j are letters of a filter.
+		if msg.Type == tea.KeyUp {
+			f.hist = max(0, f.hist-1)
+		} else {
+			f.hist = min(len(f.history), f.hist+1)
+		}
+		if f.hist < len(f.history) {
+			f.input.SetValue(f.history[f.hist])
+		} else {
+			f.input.SetValue("")
+		}
+		f.input.CursorEnd()
+		return nil
 	}
 	var cmd tea.Cmd
 	f.input, cmd = f.input.Update(msg)
 	return cmd
 }
 
-// StartFilter opens the filter input with the current filter in it.
+// StartFilter opens the filter input empty; ↑ recalls earlier filters.
 func (f *feedPane) StartFilter() tea.Cmd {
 	f.editing = true
-	if f.filter != nil {
-		f.input.SetValue(f.filter.raw)
-	} else {
-		f.input.SetValue("")
-	}
-	f.input.CursorEnd()
+	f.input.SetValue("")
+	f.hist = len(f.history)
 	return f.input.Focus()
 }
+
+// Filtered reports whether a filter is applied.
+func (f *feedPane) Filtered() bool { return f.filter != nil }
+
+// ClearFilter removes the applied filter.
+func (f *feedPane) ClearFilter() { f.apply("") }
 
 // apply installs a filter; an invalid one keeps the old filter and says
 // why in the title. An empty one clears the filter.
@@ -175,6 +199,12 @@ func (f *feedPane) apply(text string) {
 		return
 	}
 	f.filter, f.errText = nf, ""
+	if n := len(f.history); n == 0 || f.history[n-1] != text {
+		f.history = append(f.history, text)
+		if len(f.history) > 50 {
+			f.history = f.history[1:]
+		}
+	}
 	f.rematch()
 }
 
@@ -254,7 +284,8 @@ func (f *feedPane) TogglePause() {
 	f.clamp()
 }
 
-// scroll moves the selection; moving while live pauses first.
+// scroll moves the selection; moving while live pauses first, and moving
+// down past the newest record resumes the live feed.
 func (f *feedPane) scroll(d int) {
 	if !f.paused {
 		if d > 0 {
@@ -262,8 +293,32 @@ func (f *feedPane) scroll(d int) {
 		}
 		f.freeze()
 	}
+	if d > 0 && f.cursor >= len(f.frozen)-1 {
+		f.Resume()
+		return
+	}
 	f.cursor = max(0, min(len(f.frozen)-1, f.cursor+d))
 	f.clamp()
+}
+
+// clickLine selects the record on line row of the box, pausing the feed.
+func (f *feedPane) clickLine(row int) {
+	i := f.offset + row
+	if row < 0 || i >= f.n() {
+		return
+	}
+	if !f.paused {
+		f.freeze()
+	}
+	f.cursor = i
+	f.clamp()
+}
+
+// Resume returns to the live feed at the newest record.
+func (f *feedPane) Resume() {
+	if f.paused {
+		f.TogglePause()
+	}
 }
 
 // n and at read the list on screen: frozen while paused, live otherwise.

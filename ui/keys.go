@@ -8,6 +8,7 @@ type KeyMap struct {
 	// navigate
 	Up, Down         key.Binding
 	PageUp, PageDown key.Binding
+	Top, Bottom      key.Binding // the oldest / the newest (the live feed)
 	NextPane         key.Binding
 	PrevPane         key.Binding
 
@@ -54,6 +55,8 @@ func DefaultKeyMap() KeyMap {
 		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
 		PageUp:   key.NewBinding(key.WithKeys("pgup"), key.WithHelp("pgup", "page up")),
 		PageDown: key.NewBinding(key.WithKeys("pgdown"), key.WithHelp("pgdn", "page down")),
+		Top:      key.NewBinding(key.WithKeys("home"), key.WithHelp("home", "top")), // g is KPL aggregation
+		Bottom:   key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G/end", "bottom (feed: live)")),
 		NextPane: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
 		PrevPane: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous pane")),
 

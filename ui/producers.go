@@ -42,6 +42,14 @@ func (p *producersPane) Update(msg tea.Msg) tea.Cmd {
 			p.move(-1)
 		case key.Matches(msg, k.Down):
 			p.move(1)
+		case key.Matches(msg, k.PageUp):
+			p.move(-max(1, (p.h-2)/p.linesPer()))
+		case key.Matches(msg, k.PageDown):
+			p.move(max(1, (p.h-2)/p.linesPer()))
+		case key.Matches(msg, k.Top):
+			p.move(-len(p.ctx.Producers))
+		case key.Matches(msg, k.Bottom):
+			p.move(len(p.ctx.Producers))
 		}
 	}
 	return nil

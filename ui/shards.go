@@ -161,6 +161,10 @@ func (p *shardsPane) Update(msg tea.Msg) tea.Cmd {
 			p.move(-p.visible())
 		case key.Matches(msg, k.PageDown):
 			p.move(p.visible())
+		case key.Matches(msg, k.Top):
+			p.move(-len(p.order))
+		case key.Matches(msg, k.Bottom):
+			p.move(len(p.order))
 		}
 	}
 	return nil

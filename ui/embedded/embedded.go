@@ -377,6 +377,13 @@ func (b *Backend) SetRetention(stream string, hours int) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if hours < sum.RetentionPeriodHours {
+		// Trim now rather than at the next pass, so the shards' oldest
+		// figures never read more than the new retention.
+		if err := b.e.ApplyRetention(b.clock.Now()); err != nil {
+			return "", err
+		}
+	}
 	return fmt.Sprintf("retention %dh → %dh", sum.RetentionPeriodHours, hours), nil
 }
 

@@ -382,8 +382,17 @@ func TestStreamActions(t *testing.T) {
 	if msg, err = b.SetRetention("demo", 48); err != nil || msg != "retention is already 48h" {
 		t.Fatalf("same retention: %q, %v", msg, err)
 	}
+	// A record 30 h old stays under 48 h and goes at once when it drops to 24 h.
+	v.put(1, "aged")
+	v.clock.Skip(30 * time.Hour)
+	if n := stream().Shards[0].Records + stream().Shards[1].Records; n != 1 {
+		t.Fatalf("%d records under 48 h retention, want 1", n)
+	}
 	if msg, err = b.SetRetention("demo", 24); err != nil || stream().RetentionHours != 24 {
 		t.Fatalf("retention down: %q, %v", msg, err)
+	}
+	if s := stream(); s.Shards[0].Records+s.Shards[1].Records != 0 || !s.Shards[0].Oldest.IsZero() || !s.Shards[1].Oldest.IsZero() {
+		t.Fatalf("after retention 24h: %d+%d records, oldest %v %v", s.Shards[0].Records, s.Shards[1].Records, s.Shards[0].Oldest, s.Shards[1].Oldest)
 	}
 	if _, err = b.SetRetention("demo", 1); err == nil || !strings.Contains(err.Error(), "InvalidArgumentException") {
 		t.Fatalf("retention 1h: %v, want InvalidArgumentException", err)
@@ -395,13 +404,13 @@ func TestStreamActions(t *testing.T) {
 		t.Fatalf("%d records before the time-lapse", n)
 	}
 	msg, err = b.TimeLapse(25 * time.Hour)
-	if err != nil || !strings.Contains(msg, "+25h") || v.clock.Offset() != 25*time.Hour {
+	if err != nil || !strings.Contains(msg, "+25h") || v.clock.Offset() != 55*time.Hour {
 		t.Fatalf("time-lapse: %q, %v, offset %v", msg, err, v.clock.Offset())
 	}
 	if n := stream().Shards[0].Records + stream().Shards[1].Records; n != 0 {
 		t.Fatalf("%d records left after 25 h with 24 h retention", n)
 	}
-	if msg, err = b.TimeLapse(6 * time.Hour); err != nil || !strings.Contains(msg, "now 31h ahead") {
+	if msg, err = b.TimeLapse(6 * time.Hour); err != nil || !strings.Contains(msg, "now 61h ahead") {
 		t.Fatalf("second time-lapse: %q, %v", msg, err)
 	}
 
