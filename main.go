@@ -132,13 +132,19 @@ With no store yet, a stream "demo" with 4 shards is created and three
 producers (clickstream, IoT sensors, application logs) start writing.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("seed") {
 				seed = time.Now().UnixNano()
 			}
 			return runConsole(store, stream, seed, listen, maxConns)
 		},
+	}
+	root.SetFlagErrorFunc(usageHint) // subcommands inherit it
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		if err := cobra.NoArgs(cmd, args); err != nil {
+			return usageHint(cmd, err)
+		}
+		return nil
 	}
 	store.register(root)
 	root.Flags().Int64Var(&seed, "seed", 0, "seed for the producers (same seed, same records)")
@@ -161,10 +167,49 @@ func versionString() string {
 	if version != "" {
 		return version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
+	bi, _ := debug.ReadBuildInfo()
+	return versionFrom(bi)
+}
+
+// versionFrom reads the version from the build info: the module's version
+// when built as a dependency or with go install …@version, otherwise the
+// commit it was built from (go build and go run stamp it unless
+// -buildvcs=false), marked -dirty when the tree had changes.
+func versionFrom(bi *debug.BuildInfo) string {
+	if bi == nil {
+		return "dev (no build information)"
 	}
-	return "dev"
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, at string
+	dirty := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "dev (built without version control information: -buildvcs=false or outside a repository)"
+	}
+	v := "dev-" + rev[:min(12, len(rev))]
+	if dirty {
+		v += "-dirty"
+	}
+	if at != "" {
+		v += " (" + at + ")"
+	}
+	return v
+}
+
+// usageHint makes a command-line mistake point at the help.
+func usageHint(cmd *cobra.Command, err error) error {
+	return fmt.Errorf("%w\nRun '%s --help' for usage.", err, cmd.CommandPath())
 }
 
 func checkCommand() *cobra.Command {

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -276,4 +277,43 @@ func loadCPU(b *testing.B, withConsole bool, d time.Duration) time.Duration {
 	prods.Stop()
 	cons.Stop()
 	return cpuTime() - start
+}
+
+// TestVersionFrom checks what `shardscope version` prints from the build
+// info: a module version, else the commit (go build and go run stamp it),
+// else a sentence saying why there is none.
+func TestVersionFrom(t *testing.T) {
+	rev := []debug.BuildSetting{{Key: "vcs.revision", Value: "7cd95512e3a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4"}, {Key: "vcs.time", Value: "2026-12-03T18:00:00Z"}}
+	for _, c := range []struct {
+		name string
+		bi   *debug.BuildInfo
+		want string
+	}{
+		{"module version", &debug.BuildInfo{Main: debug.Module{Version: "v0.4.0"}}, "v0.4.0"},
+		{"commit", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: rev}, "dev-7cd95512e3a0 (2026-12-03T18:00:00Z)"},
+		{"changed tree", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: append(rev, debug.BuildSetting{Key: "vcs.modified", Value: "true"})}, "dev-7cd95512e3a0-dirty (2026-12-03T18:00:00Z)"},
+		{"nothing", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "dev (built without version control information: -buildvcs=false or outside a repository)"},
+		{"no build info", nil, "dev (no build information)"},
+	} {
+		if got := versionFrom(c.bi); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+// TestBadCommandLineSuggestsHelp checks that a mistyped flag, command or
+// argument ends with where to find the usage.
+func TestBadCommandLineSuggestsHelp(t *testing.T) {
+	for args, want := range map[string]string{
+		"--bogus":       "unknown flag: --bogus\nRun 'shardscope --help' for usage.",
+		"serve --bogus": "unknown flag: --bogus\nRun 'shardscope serve --help' for usage.",
+		"nosuch":        "unknown command \"nosuch\" for \"shardscope\"\nRun 'shardscope --help' for usage.",
+	} {
+		cmd := rootCommand()
+		cmd.SetArgs(strings.Fields(args))
+		err := cmd.Execute()
+		if err == nil || err.Error() != want {
+			t.Errorf("shardscope %s: %v, want %q", args, err, want)
+		}
+	}
 }

@@ -26,12 +26,25 @@ import (
 // within seconds (the KCL's default is 10 s).
 const LeaseDuration = 6 * time.Second
 
+// The console's polling readers call GetRecords on a shard at most every
+// ReadInterval for at most ReadLimit records: about 600 records/s per
+// shard and application. The demo writes about 300 per shard, so they keep
+// up; a burst writes a shard's limit of 1,000 and they fall behind, then
+// drain once it ends (README, experiment 3). Three applications polling
+// this way use about 4.6 of a shard's 5 calls/s, so a fourth one throttles.
+const (
+	ReadLimit    = 400
+	ReadInterval = 650 * time.Millisecond
+)
+
 // ConsumerConfig is how the console's consumer applications run: two
-// workers each, leases and checkpoints kept in the store.
+// workers each, leases and checkpoints kept in the store, reads paced as
+// ReadLimit and ReadInterval say.
 func ConsumerConfig(db *storage.DB, clock engine.Clock) consumers.Config {
 	return consumers.Config{
 		Clock: clock, Workers: 2, Leases: consumers.NewMetaLeases(db),
 		LeaseDuration: LeaseDuration, RenewInterval: 2 * time.Second, TakeInterval: 3 * time.Second,
+		Limit: ReadLimit, MinReadInterval: ReadInterval, PollInterval: time.Second,
 	}
 }
 

@@ -501,3 +501,51 @@ func TestProducerScaleFloor(t *testing.T) {
 		t.Fatalf("doubling from the floor: %q", msg)
 	}
 }
+
+// TestBurstMakesLagThatDrains is README experiment 3 on a real engine with
+// the console's own producers and consumers: after b on clickstream every
+// polling application falls seconds behind (the burst writes each shard's
+// limit, more than ReadLimit per ReadInterval reads), then catches up.
+func TestBurstMakesLagThatDrains(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo load for about 20 s")
+	}
+	v := newEnv(t, 4)
+	prods := producers.DefaultsWith(v.e, "demo", producers.Config{Seed: 1, Clock: v.clock})
+	cons := consumers.DefaultsWith(v.e, nil, "demo", ConsumerConfig(v.db, v.clock))
+	if err := prods.Start(v.ctx); err != nil {
+		t.Fatal(err)
+	}
+	cons.Start(v.ctx)
+	defer func() { prods.Stop(); cons.Stop() }()
+	b := v.backend(prods, cons)
+	worst := func() (lag time.Duration, behind int64) {
+		b.Snapshot()
+		for _, c := range b.Consumers() {
+			lag, behind = max(lag, c.Lag), max(behind, c.Behind)
+		}
+		return
+	}
+	waitFor(t, "every application to keep up with the demo load", 30*time.Second, func() bool {
+		lag, _ := worst()
+		return lag < CaughtUp && len(b.Consumers()) == 3
+	})
+	if _, err := b.ProducerBurst(producers.DemoClickstream); err != nil {
+		t.Fatal(err)
+	}
+	var peak time.Duration
+	var peakBehind int64
+	waitFor(t, "the burst to put the applications seconds behind", 15*time.Second, func() bool {
+		lag, behind := worst()
+		peak, peakBehind = max(peak, lag), max(peakBehind, behind)
+		return peak >= 2*time.Second
+	})
+	burst := time.Now()
+	waitFor(t, "the applications to drain the backlog", 60*time.Second, func() bool {
+		lag, behind := worst()
+		peak, peakBehind = max(peak, lag), max(peakBehind, behind)
+		return lag < CaughtUp
+	})
+	t.Logf("peak lag %v, %d records behind (one application, all shards); drained %v after the lag passed 2 s",
+		peak.Round(100*time.Millisecond), peakBehind, time.Since(burst).Round(time.Second))
+}
