@@ -317,3 +317,52 @@ func TestBadCommandLineSuggestsHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleHabitsInTmux walks issue 11's defects in a real terminal:
+// A removes the applications added with a, newest first, never a built-in
+// one; q closes the help instead of quitting; esc clears an applied
+// filter and / opens empty.
+func TestConsoleHabitsInTmux(t *testing.T) {
+	s, _, _ := startConsole(t, 160, 48)
+
+	s.keys("a")
+	s.waitFor("poll-1 started", 10*time.Second, contains("started poll-1"))
+	s.keys("a")
+	s.waitFor("poll-2 listed in the consumers pane", 10*time.Second, contains("Consumers  5 polling"))
+	s.keys("A")
+	s.waitFor("poll-2 stopped", 30*time.Second, contains("stopped poll-2"))
+	s.keys("A")
+	s.waitFor("poll-1 stopped", 30*time.Second, contains("stopped poll-1"))
+	s.keys("A")
+	sc := s.waitFor("the built-in applications kept", 10*time.Second, contains("no polling consumer added with a to remove"))
+	for _, app := range []string{"stopped page-stats", "stopped iot-alerts", "stopped log-stats"} {
+		if strings.Contains(sc, app) {
+			t.Fatalf("A removed a built-in application (%s):\n%s", app, sc)
+		}
+	}
+
+	s.keys("?")
+	s.waitFor("the help", 5*time.Second, contains("Help · focus"))
+	s.keys("q")
+	sc = s.waitFor("help closed by q", 5*time.Second, func(sc string) bool { return !strings.Contains(sc, "Help · focus") })
+	if strings.Contains(sc, "[exit=") {
+		t.Fatalf("q in the help quit the console:\n%s", sc)
+	}
+
+	s.keys("/", "user", "Enter")
+	s.waitFor("the filter applied", 5*time.Second, contains("filter: user"))
+	s.keys("Escape")
+	s.waitFor("esc clearing the filter", 5*time.Second, func(sc string) bool { return !strings.Contains(sc, "filter: user") })
+	s.keys("/")
+	sc = s.waitFor("the filter input", 5*time.Second, contains("filter: "))
+	if strings.Contains(sc, "filter: user") {
+		t.Fatalf("/ reopened with the old filter:\n%s", sc)
+	}
+	s.keys("Escape") // apart from q: ESC q together reads as alt+q
+	s.waitFor("the input closed", 5*time.Second, func(sc string) bool { return !strings.Contains(sc, "filter: ") })
+	s.keys("q")
+	sc = s.waitFor("exit", 15*time.Second, contains("[exit="))
+	if !strings.Contains(sc, "[exit=0]") {
+		t.Fatalf("exit status not 0:\n%s", sc)
+	}
+}

@@ -203,6 +203,7 @@ func (m *Model) streamKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 		case !ok:
 			return flash("no "+kind+" consumer on "+stream+" to remove", true), true
 		}
+		m.consumers.markRemoving(name, true)
 		return m.act("remove "+name, func() (string, error) { return b.RemoveConsumer(stream, name) }), true
 	}
 	// k.StopWorker

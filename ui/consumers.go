@@ -56,7 +56,10 @@ type consumersPane struct {
 	// The selection is by name, so it stays put when the list changes.
 	selApp, selWorker string
 	selRow            int // the selection's row, kept when its application goes
-	offset            int // first line shown
+	// removing holds the applications a remove was asked for and that are
+	// still listed, so a second A picks the next one, not the same again.
+	removing map[string]bool
+	offset   int // first line shown
 }
 
 func newConsumers(ctx *Context) *consumersPane { return &consumersPane{ctx: ctx} }
@@ -123,6 +126,11 @@ func (p *consumersPane) refresh() {
 	for i := range regs {
 		if !claimed[i] {
 			p.list = append(p.list, consumerEntry{v: ConsumerView{Name: regs[i].Name, Kind: KindFanOut}, efo: &regs[i], external: true})
+		}
+	}
+	for name := range p.removing {
+		if p.entry(name) == nil {
+			delete(p.removing, name) // gone: the remove is done
 		}
 	}
 	p.rows = p.rows[:0]
@@ -206,11 +214,23 @@ func (p *consumersPane) pick(kind string) (string, bool) {
 		}
 	}
 	for i := len(p.list) - 1; i >= 0; i-- {
-		if e := &p.list[i]; e.kind() == kind && e.v.Added && !e.external {
+		if e := &p.list[i]; e.kind() == kind && e.v.Added && !e.external && !p.removing[e.v.Name] {
 			return e.v.Name, true
 		}
 	}
 	return "", false
+}
+
+// markRemoving notes that a remove of name was asked for (on) or failed (off).
+func (p *consumersPane) markRemoving(name string, on bool) {
+	if p.removing == nil {
+		p.removing = map[string]bool{}
+	}
+	if on {
+		p.removing[name] = true
+	} else {
+		delete(p.removing, name)
+	}
 }
 
 // has reports whether a consumer of the kind is listed.

@@ -371,3 +371,19 @@ func TestSelectionKeepsItsPlace(t *testing.T) {
 		t.Fatalf("selection after iot-alerts went: %+v, want log-stats", app)
 	}
 }
+
+// TestQuickRemovesTakeDifferentApps checks two A presses before the next
+// tick: the second removes the next application, not the same one again.
+func TestQuickRemovesTakeDifferentApps(t *testing.T) {
+	h := newHarness(t, 160, 48)
+	h.fake.mu.Lock()
+	h.fake.consumers = append(h.fake.consumers,
+		ConsumerView{Name: "poll-1", Stream: "demo", Kind: KindPolling, Added: true},
+		ConsumerView{Name: "poll-2", Stream: "demo", Kind: KindPolling, Added: true})
+	h.fake.mu.Unlock()
+	h.tick()
+	h.press("A", "A")
+	if got := h.fake.Calls(); len(got) != 2 || got[0] != "RemoveConsumer(demo, poll-2)" || got[1] != "RemoveConsumer(demo, poll-1)" {
+		t.Fatalf("calls %v", got)
+	}
+}

@@ -167,6 +167,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.onData(msg)
 	case actionDoneMsg:
 		delete(m.pending, msg.ID)
+		if name, ok := strings.CutPrefix(msg.Label, "remove "); ok && msg.Err != nil {
+			m.consumers.markRemoving(name, false) // still there: A may pick it again
+		}
 		if msg.Err != nil {
 			m.report("error", msg.Err.Error(), true)
 		} else {

@@ -159,8 +159,11 @@ func (b *Backend) Consumers() []ui.ConsumerView {
 		if s.FanOut {
 			v.Kind = ui.KindFanOut
 		}
+		stopped := map[string]bool{}
 		for _, w := range s.Workers {
-			v.Workers = append(v.Workers, ui.WorkerView{ID: w.ID, Leases: w.Leases, Stopped: w.State == consumers.WorkerStopped || w.State == consumers.WorkerCrashed})
+			down := w.State == consumers.WorkerStopped || w.State == consumers.WorkerCrashed
+			stopped[w.ID] = down
+			v.Workers = append(v.Workers, ui.WorkerView{ID: w.ID, Leases: w.Leases, Stopped: down})
 		}
 		ss := snap.Stream(s.Stream)
 		b.mu.Lock()
@@ -189,7 +192,7 @@ func (b *Backend) Consumers() []ui.ConsumerView {
 				points[sh.ShardID] = pt
 				pt.arrival = startArrival(sh, shs)
 			} else {
-				v.Events = append(v.Events, b.noteMoves(s.App, sh, shs, pt)...)
+				v.Events = append(v.Events, b.noteMoves(s.App, sh, shs, pt, stopped)...)
 			}
 			behind, lag := measure(sh, shs, pt)
 			v.Behind += behind
@@ -256,18 +259,19 @@ func measure(sh consumers.ShardStats, shs *engine.ShardSnapshot, pt *readPoint) 
 }
 
 // noteMoves says what changed in a shard of an application since the last
-// call: a lease taken over by another worker, a parent read to its end
-// whose children start. Call with b.mu held.
-func (b *Backend) noteMoves(app string, sh consumers.ShardStats, shs *engine.ShardSnapshot, pt *readPoint) []string {
+// call: a lease taken over from a stopped worker (failover; the moves
+// that balance live workers are routine and not told), a parent read to
+// its end whose children start. Call with b.mu held.
+func (b *Backend) noteMoves(app string, sh consumers.ShardStats, shs *engine.ShardSnapshot, pt *readPoint, stopped map[string]bool) []string {
 	var out []string
-	if sh.Owner != "" && pt.owner != "" && sh.Owner != pt.owner {
+	if sh.Owner != "" && pt.owner != "" && sh.Owner != pt.owner && stopped[pt.owner] {
 		at := "its checkpoint"
 		if ck := sh.LastCheckpoint; ck != "" && ck[0] >= '0' && ck[0] <= '9' {
 			at = "checkpoint …" + ck[max(0, len(ck)-6):]
 		} else if ck != "" {
 			at = ck
 		}
-		out = append(out, fmt.Sprintf("%s: %s took over the lease of %s from %s and reads on from %s", app, sh.Owner, sh.ShardID, pt.owner, at))
+		out = append(out, fmt.Sprintf("%s: %s took over the lease of %s from %s (stopped) and reads on from %s", app, sh.Owner, sh.ShardID, pt.owner, at))
 	}
 	if sh.Owner != "" || pt.owner == "" {
 		pt.owner = sh.Owner
