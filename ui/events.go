@@ -139,7 +139,7 @@ func (p *eventsPane) View() string {
 		switch {
 		case l.Bad:
 			kind = st.Danger.S(kind)
-		case l.Kind == string(engine.EventThrottle):
+		case l.Kind == string(engine.EventThrottle), l.Kind == "hot key":
 			kind = st.Warn.S(kind)
 		case l.Kind == "action" || l.Kind == "copy" || l.Kind == "watch":
 			kind = st.Accent.S(kind)

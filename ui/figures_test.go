@@ -3,6 +3,7 @@ package ui
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/shardscope/shardscope/engine"
 )
@@ -50,5 +51,36 @@ func TestConsumerEventsReachTheEventsPane(t *testing.T) {
 	}
 	if v := h.view(); !strings.Contains(v, "consumer") || !strings.Contains(v, "took over the lease of") {
 		t.Errorf("not on screen:\n%s", v)
+	}
+}
+
+// TestHotKeyLine checks the hot-key lesson: one partition key carrying
+// 960 records/s of one shard is named with its figures, once, and a key
+// at a tenth of that is not.
+func TestHotKeyLine(t *testing.T) {
+	h := newHarness(t, 160, 48)
+	rec := func(key string, n int) []engine.TapRecord {
+		out := make([]engine.TapRecord, n)
+		for i := range out {
+			out[i] = engine.TapRecord{Stream: "demo", ShardID: shardID(0), Record: engine.Record{PartitionKey: key, Data: []byte("0123456789")}}
+		}
+		return out
+	}
+	at := h.clock.Now()
+	for sec := 1; sec <= 4; sec++ {
+		h.fake.push(rec("user-1", 960)...)
+		h.fake.push(rec("user-2", 96)...)
+		h.clock.Set(at.Add(time.Duration(sec) * time.Second))
+		h.tick()
+	}
+	var hot []string
+	for _, l := range h.m.events.Text(20) {
+		if strings.HasPrefix(l, "hot key") {
+			hot = append(hot, l)
+		}
+	}
+	want := `hot key "user-1": 960 rec/s = 96 % of one shard's write limit (000000000000) — a split cannot spread one key`
+	if len(hot) != 1 || hot[0] != want {
+		t.Fatalf("hot-key lines %q, want [%q]", hot, want)
 	}
 }

@@ -206,6 +206,7 @@ var glossary = [][2]string{
 	{"SHARD_END", "a closed shard (split or merged) read to its end; its children are read next, so per-key order holds"},
 	{"thr/s (consumers)", "reads refused per second: polling applications share each shard's 5 GetRecords calls/s and 2 MiB/s"},
 	{"polling / fan-out", "GetRecords readers share a shard's read limits; each enhanced fan-out consumer gets its own 2 MiB/s per shard"},
+	{"hot key", "one partition key carrying half a shard's write limit or more, counted in the feed; all its records go to one shard, so no split can spread it"},
 	{"KPL", "aggregation: many user records packed into one Kinesis record; consumers unpack them"},
 	{"engine +Nh", "a time-lapse (T, ctrl+t): the engine's clock runs N hours ahead, so records age and retention trims; rates and cost keep the wall clock"},
 }

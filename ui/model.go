@@ -43,6 +43,7 @@ type Model struct {
 	cost      *costPane
 	help      *helpView
 	detail    *detailView // nil unless a record is open
+	hot       *hotKeys
 
 	showHelp bool
 	lay      layout
@@ -105,6 +106,7 @@ func New(b Backend, opts Options) Model {
 		events:    newEvents(ctx),
 		cost:      newCost(ctx),
 		help:      newHelpView(ctx),
+		hot:       &hotKeys{},
 		pending:   map[int]string{},
 		spin:      spinner.New(spinner.WithSpinner(spinner.MiniDot), spinner.WithStyle(styles.Spinner)),
 	}
@@ -218,6 +220,9 @@ func (m *Model) onData(msg dataMsg) tea.Cmd {
 	}
 	if news != "" {
 		m.events.Add(eventLine{At: c.Now(), Kind: "watch", Text: news})
+	}
+	for _, text := range m.hot.observe(msg.Records, c.StreamName, c.At) {
+		m.events.Add(eventLine{At: c.At, Kind: "hot key", Text: text})
 	}
 	if m.shardRows() != m.lay.shardRow || m.prodRows() != m.lay.prodRows {
 		m.resize(c.Width, c.Height)
