@@ -104,14 +104,14 @@ func costTeach(s *engine.StreamSnapshot) string {
 	e := &s.Cost
 	switch {
 	case e.BreakEven > 0:
-		return fmt.Sprintf("on-demand is cheaper below %s of %d shards' write capacity, provisioned above",
-			percent(e.BreakEven), e.ProvisionedShards)
+		return fmt.Sprintf("on-demand is cheaper below %s of %s write capacity, provisioned above",
+			percent(e.BreakEven), shardsOf(e.ProvisionedShards))
 	case idle(e):
-		return fmt.Sprintf("idle: on-demand pays its stream-hour, provisioned its %d shard-hours; write records to see where they cross",
-			e.ProvisionedShards)
+		return fmt.Sprintf("idle: on-demand pays its stream-hour, provisioned its %s; write records to see where they cross",
+			plural(e.ProvisionedShards, "shard-hour"))
 	}
-	return fmt.Sprintf("%s is cheaper at any load %d shards can carry, for records like these",
-		modeWord(e.Cheaper), e.ProvisionedShards)
+	return fmt.Sprintf("%s is cheaper at any load %s can carry, for records like these",
+		modeWord(e.Cheaper), plural(e.ProvisionedShards, "shard"))
 }
 
 // costTeachShort is costTeach in a few words, for a small box.
@@ -121,7 +121,7 @@ func costTeachShort(s *engine.StreamSnapshot) string {
 	case e.BreakEven > 0:
 		return "on-demand cheaper below " + percent(e.BreakEven) + " load"
 	case idle(e):
-		return fmt.Sprintf("idle: on-demand pays its stream-hour, provisioned its %d shard-hours", e.ProvisionedShards)
+		return fmt.Sprintf("idle: on-demand pays its stream-hour, provisioned its %s", plural(e.ProvisionedShards, "shard-hour"))
 	}
 	return modeWord(e.Cheaper) + " cheaper at any load"
 }
@@ -173,4 +173,20 @@ func costNotes(s *engine.StreamSnapshot) []string {
 		notes = append(notes, "basis: "+e.Basis)
 	}
 	return notes
+}
+
+// plural says "1 shard", "4 shards".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}
+
+// shardsOf is the possessive of a shard count: "1 shard's", "4 shards'".
+func shardsOf(n int) string {
+	if n == 1 {
+		return "1 shard's"
+	}
+	return strconv.Itoa(n) + " shards'"
 }

@@ -84,3 +84,23 @@ func TestHotKeyLine(t *testing.T) {
 		t.Fatalf("hot-key lines %q, want [%q]", hot, want)
 	}
 }
+
+// TestOneShardPlurals checks the cost box and bill of a one-shard stream
+// speak of 1 shard, not "1 shards".
+func TestOneShardPlurals(t *testing.T) {
+	s := &engine.StreamSnapshot{OpenShards: 1}
+	setCost(s, 0, 0, 0, 0)
+	if got := costTeach(s); !strings.Contains(got, "provisioned its 1 shard-hour;") {
+		t.Errorf("idle lesson: %q", got)
+	}
+	setCost(s, 100, 10_000, 10_000, 0)
+	if got := s.Cost.Lines[0].Item; !strings.HasPrefix(got, "1 shard-hour × ") {
+		t.Errorf("bill line %q", got)
+	}
+	if got := s.Cost.Basis; !strings.Contains(got, "; 1 shard;") {
+		t.Errorf("basis %q", got)
+	}
+	if got := costTeach(s); strings.Contains(got, "1 shards") {
+		t.Errorf("lesson %q", got)
+	}
+}
