@@ -427,6 +427,11 @@ func (p *consumersPane) header(lines []string, e *consumerEntry, cw int, selecte
 			parts = append(parts, st.Warn.S(count(v.Throttled)+" thr in all"))
 		}
 	}
+	// Narrow, the totals since the start go first: what is happening now
+	// (throughput, throttling, records behind) stays.
+	for len(parts) > 1 && width(strings.Join(parts, "  ")) > cw-4 {
+		parts = parts[:len(parts)-1]
+	}
 	return append(lines, "    "+cut(strings.Join(parts, "  "), cw-4))
 }
 

@@ -104,3 +104,12 @@ func TestOneShardPlurals(t *testing.T) {
 		t.Errorf("lesson %q", got)
 	}
 }
+
+// TestBehindStaysOnNarrowConsumers checks that in the 48-column consumers
+// pane the records behind stay and the total read goes first.
+func TestBehindStaysOnNarrowConsumers(t *testing.T) {
+	h := newHarnessWith(t, 160, 48, Options{Stream: "demo"}, func(f *fakeBackend) { f.consumers[0].Behind = 395 })
+	if v := h.view(); !strings.Contains(v, "thr 0/s  395 behind") {
+		t.Errorf("records behind cut:\n%s", v)
+	}
+}
