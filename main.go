@@ -12,13 +12,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,18 +29,18 @@ import (
 	"github.com/shardscope/shardscope/api"
 	"github.com/shardscope/shardscope/api/auth"
 	"github.com/shardscope/shardscope/api/loadgen"
+	"github.com/shardscope/shardscope/api/remote"
 	"github.com/shardscope/shardscope/api/tlscert"
 	"github.com/shardscope/shardscope/consumers"
-	"github.com/shardscope/shardscope/engine"
-	"github.com/shardscope/shardscope/producers"
-	"github.com/shardscope/shardscope/storage"
-	"github.com/shardscope/shardscope/ui"
-	uiremote "github.com/shardscope/shardscope/ui/remote"
-
-	"github.com/shardscope/shardscope/api/remote"
 	"github.com/shardscope/shardscope/consumers/deliver"
 	"github.com/shardscope/shardscope/consumers/trigger"
+	"github.com/shardscope/shardscope/engine"
+	"github.com/shardscope/shardscope/producers"
 	"github.com/shardscope/shardscope/producers/agent"
+	"github.com/shardscope/shardscope/storage"
+	"github.com/shardscope/shardscope/ui"
+	"github.com/shardscope/shardscope/ui/embedded"
+	uiremote "github.com/shardscope/shardscope/ui/remote"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise
@@ -144,7 +142,6 @@ With no store yet, a stream "demo" with 4 shards is created and three
 producers (clickstream, IoT sensors, application logs) start writing.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !cmd.Flags().Changed("seed") {
 				seed = time.Now().UnixNano()
@@ -154,6 +151,13 @@ producers (clickstream, IoT sensors, application logs) start writing.`,
 			}
 			return runConsole(store, stream, seed, listen, maxConns, sec)
 		},
+	}
+	root.SetFlagErrorFunc(usageHint) // subcommands inherit it
+	root.Args = func(cmd *cobra.Command, args []string) error {
+		if err := cobra.NoArgs(cmd, args); err != nil {
+			return usageHint(cmd, err)
+		}
+		return nil
 	}
 	store.register(root)
 	root.Flags().Int64Var(&seed, "seed", 0, "seed for the producers (same seed, same records)")
@@ -178,10 +182,49 @@ func versionString() string {
 	if version != "" {
 		return version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
+	bi, _ := debug.ReadBuildInfo()
+	return versionFrom(bi)
+}
+
+// versionFrom reads the version from the build info: the module's version
+// when built as a dependency or with go install …@version, otherwise the
+// commit it was built from (go build and go run stamp it unless
+// -buildvcs=false), marked -dirty when the tree had changes.
+func versionFrom(bi *debug.BuildInfo) string {
+	if bi == nil {
+		return "dev (no build information)"
 	}
-	return "dev"
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	var rev, at string
+	dirty := false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev == "" {
+		return "dev (built without version control information: -buildvcs=false or outside a repository)"
+	}
+	v := "dev-" + rev[:min(12, len(rev))]
+	if dirty {
+		v += "-dirty"
+	}
+	if at != "" {
+		v += " (" + at + ")"
+	}
+	return v
+}
+
+// usageHint makes a command-line mistake point at the help.
+func usageHint(cmd *cobra.Command, err error) error {
+	return fmt.Errorf("%w\nRun '%s --help' for usage.", err, cmd.CommandPath())
 }
 
 func checkCommand() *cobra.Command {
@@ -279,7 +322,7 @@ func runConsole(store storeFlags, stream string, seed int64, listen string, maxC
 		return err
 	}
 	prods := producers.DefaultsWith(e, stream, producers.Config{Seed: seed, Clock: clock})
-	cons := consumers.DefaultsWith(e, nil, stream, consumerConfig(db, clock))
+	cons := consumers.DefaultsWith(e, nil, stream, embedded.ConsumerConfig(db, clock))
 	tap := e.NewTap(4096)
 	defer tap.Close()
 
@@ -320,7 +363,7 @@ func runConsole(store storeFlags, stream string, seed int64, listen string, maxC
 		defer func() { cancel(); <-served }()
 	}
 
-	b := &consoleBackend{e: e, db: db, clock: clock, tap: tap, prods: prods, cons: cons, ctx: runCtx}
+	b := embedded.New(runCtx, embedded.Config{Engine: e, DB: db, Clock: clock, Tap: tap, Producers: prods, Consumers: cons})
 	return ui.Run(b, ui.Options{Stream: stream, Endpoint: endpoint})
 }
 
@@ -991,20 +1034,6 @@ func benchAuthCompare(ctx context.Context, out, errOut io.Writer, cfg loadgen.Co
 	return nil
 }
 
-// consoleLeaseDuration is how long a consumer worker's lease lasts without
-// renewal in the console: short, so a stopped worker's leases visibly move
-// within seconds (the KCL's default is 10 s).
-const consoleLeaseDuration = 6 * time.Second
-
-// consumerConfig is how the console's consumer applications run: two
-// workers each, leases and checkpoints kept in the store.
-func consumerConfig(db *storage.DB, clock engine.Clock) consumers.Config {
-	return consumers.Config{
-		Clock: clock, Workers: 2, Leases: consumers.NewMetaLeases(db),
-		LeaseDuration: consoleLeaseDuration, RenewInterval: 2 * time.Second, TakeInterval: 3 * time.Second,
-	}
-}
-
 // compressScaling makes the on-demand scaler react in seconds instead of
 // the service's minutes, so a demo shows a scale-up within a minute. The
 // service's own pace is the engine's default (see README).
@@ -1022,336 +1051,6 @@ func ensureStream(ctx context.Context, e *engine.Engine, name string, n int) err
 		return fmt.Errorf("create stream %s: %w", name, err)
 	}
 	return nil
-}
-
-// consoleBackend adapts the engine, the producers and the consumers to
-// what the console needs.
-type consoleBackend struct {
-	e     *engine.Engine
-	db    *storage.DB
-	clock *engine.OffsetClock
-	tap   *engine.Tap
-	prods *producers.Set
-	cons  *consumers.Group
-	ctx   context.Context // ends when the console closes
-
-	mu       sync.Mutex // guards what follows
-	throttle map[string]*throttleWindow
-	added    int // consumers added from the keyboard, for their names
-}
-
-var _ ui.Backend = (*consoleBackend)(nil)
-
-func (b *consoleBackend) Snapshot() engine.Snapshot { return b.e.Snapshot() }
-
-func (b *consoleBackend) DrainFeed(dst []engine.TapRecord) []engine.TapRecord {
-	return b.tap.Drain(dst)
-}
-
-func (b *consoleBackend) FeedDropped() uint64 { return b.tap.Dropped() }
-
-func (b *consoleBackend) Producers() []ui.ProducerView {
-	var out []ui.ProducerView
-	for _, s := range b.prods.Stats() {
-		out = append(out, ui.ProducerView{
-			Name: s.Name, On: s.On, Rate: s.Rate, ActualRate: s.ActualRate, Skew: s.Skew,
-			Sent: int64(s.Sent), Throttled: int64(s.Throttled), Retried: int64(s.Retried), GivenUp: int64(s.GivenUp),
-			Errors: int64(s.Errors), Bursting: s.Bursting, Aggregating: s.Aggregating, LastError: s.LastError,
-		})
-	}
-	return out
-}
-
-func (b *consoleBackend) Consumers() []ui.ConsumerView {
-	now := time.Now()
-	var out []ui.ConsumerView
-	for _, app := range b.cons.All() {
-		s := app.Stats()
-		v := ui.ConsumerView{
-			Name: s.App, Stream: s.Stream, Kind: ui.KindPolling,
-			Lag:        time.Duration(s.MaxLagMillis) * time.Millisecond,
-			ShardsDone: s.Count(consumers.StateReading) + s.Count(consumers.StateEnded), Shards: len(s.Shards),
-			Records: s.Records, Throttled: s.Throttled, ReadThrottled: b.throttleRate(s.App, s.Throttled, now),
-			PerShardLag: map[string]time.Duration{},
-		}
-		if s.FanOut {
-			v.Kind = ui.KindFanOut
-		}
-		for _, w := range s.Workers {
-			v.Workers = append(v.Workers, ui.WorkerView{ID: w.ID, Leases: w.Leases, Stopped: w.State == consumers.WorkerStopped || w.State == consumers.WorkerCrashed})
-		}
-		for _, sh := range s.Shards {
-			lag := time.Duration(sh.MillisBehindLatest) * time.Millisecond
-			v.PerShard = append(v.PerShard, ui.ShardLagView{ShardID: sh.ShardID, Lag: lag, Checkpoint: sh.LastCheckpoint, Owner: sh.Owner})
-			if sh.State == consumers.StateReading {
-				v.PerShardLag[sh.ShardID] = lag
-			}
-		}
-		v.Summary = consumerLines(app.Processor())
-		out = append(out, v)
-	}
-	return out
-}
-
-// throttleRate turns an app's running count of throttled reads into reads
-// refused per second, measured over windows of at least a second.
-func (b *consoleBackend) throttleRate(app string, total int64, now time.Time) int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.throttle == nil {
-		b.throttle = map[string]*throttleWindow{}
-	}
-	w := b.throttle[app]
-	if w == nil {
-		w = &throttleWindow{total: total, at: now}
-		b.throttle[app] = w
-	}
-	if d := now.Sub(w.at); d >= time.Second {
-		w.rate = int64(float64(total-w.total) / d.Seconds())
-		w.total, w.at = total, now
-	}
-	return w.rate
-}
-
-type throttleWindow struct {
-	total, rate int64
-	at          time.Time
-}
-
-// consumerLines are the live results of a built-in processor, one to three lines.
-func consumerLines(p consumers.Processor) []string {
-	switch p := p.(type) {
-	case *consumers.PageStats:
-		r := p.Result()
-		return []string{r.Summary(), fmt.Sprintf("active sessions %d · %.0f events/s", r.ActiveSessions, r.EventsPerSecond)}
-	case *consumers.IoTAlerts:
-		r := p.Result()
-		lines := []string{fmt.Sprintf("%d alerts · %d devices in the last minute", r.AlertCount, r.Devices)}
-		for i, a := range r.Alerts {
-			if i == 2 {
-				break
-			}
-			lines = append(lines, "⚠ "+a.String())
-		}
-		return lines
-	case *consumers.LogStats:
-		r := p.Result()
-		svcs := append([]consumers.ServiceStats(nil), r.Services...)
-		sort.Slice(svcs, func(i, j int) bool { return svcs[i].ErrorRate > svcs[j].ErrorRate })
-		var parts []string
-		for i, s := range svcs {
-			if i == 2 {
-				break
-			}
-			parts = append(parts, fmt.Sprintf("%s err %.1f%% p99 %.0fms", s.Service, 100*s.ErrorRate, s.P99))
-		}
-		return []string{strings.Join(parts, "  "), fmt.Sprintf("%d requests in the last minute", r.Requests)}
-	}
-	if s, ok := p.(consumers.Summarizer); ok {
-		return []string{s.Summary()}
-	}
-	return nil
-}
-
-func (b *consoleBackend) stream(name string) engine.StreamRef {
-	return engine.StreamRef{StreamName: name}
-}
-
-func (b *consoleBackend) SplitShard(stream, shardID string) (string, error) {
-	ctx := context.Background()
-	ls, err := b.e.ListShards(ctx, engine.ListShardsInput{StreamRef: b.stream(stream), Filter: &engine.ShardFilter{Type: engine.FilterAtLatest}})
-	if err != nil {
-		return "", err
-	}
-	for _, sh := range ls.Shards {
-		if sh.ShardID == shardID {
-			at := engine.MidpointKey(sh.HashKeyRange)
-			if err := b.e.SplitShard(ctx, engine.SplitShardInput{StreamRef: b.stream(stream), ShardToSplit: shardID, NewStartingHashKey: at}); err != nil {
-				return "", err
-			}
-			return fmt.Sprintf("split %s at the middle of its hash range", shardID), nil
-		}
-	}
-	return "", fmt.Errorf("%s is not an open shard of %s", shardID, stream)
-}
-
-func (b *consoleBackend) MergeShards(stream, shardID, adjacentShardID string) (string, error) {
-	err := b.e.MergeShards(context.Background(), engine.MergeShardsInput{StreamRef: b.stream(stream), ShardToMerge: shardID, AdjacentShardToMerge: adjacentShardID})
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("merged %s with %s", shardID, adjacentShardID), nil
-}
-
-func (b *consoleBackend) SetRetention(stream string, hours int) (string, error) {
-	ctx := context.Background()
-	sum, err := b.e.DescribeStreamSummary(ctx, b.stream(stream))
-	if err != nil {
-		return "", err
-	}
-	in := engine.RetentionInput{StreamRef: b.stream(stream), RetentionPeriodHours: hours}
-	switch {
-	case hours > sum.RetentionPeriodHours:
-		err = b.e.IncreaseStreamRetentionPeriod(ctx, in)
-	case hours < sum.RetentionPeriodHours:
-		err = b.e.DecreaseStreamRetentionPeriod(ctx, in)
-	default:
-		return fmt.Sprintf("retention is already %dh", hours), nil
-	}
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("retention %dh → %dh", sum.RetentionPeriodHours, hours), nil
-}
-
-func (b *consoleBackend) TimeLapse(d time.Duration) (string, error) {
-	b.clock.Skip(d)
-	if err := b.e.ApplyRetention(b.clock.Now()); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("time-lapse: engine clock +%s (now %s ahead)", d, b.clock.Offset()), nil
-}
-
-func (b *consoleBackend) producer(name string) (*producers.Producer, error) {
-	p, ok := b.prods.Get(name)
-	if !ok {
-		return nil, fmt.Errorf("no producer %q", name)
-	}
-	return p, nil
-}
-
-func (b *consoleBackend) ProducerScale(name string, factor float64) (string, error) {
-	p, err := b.producer(name)
-	if err != nil {
-		return "", err
-	}
-	r := p.Scale(factor)
-	return fmt.Sprintf("%s rate → %s records/s", name, formatRate(r)), nil
-}
-
-func (b *consoleBackend) ProducerBurst(name string) (string, error) {
-	p, err := b.producer(name)
-	if err != nil {
-		return "", err
-	}
-	p.Burst(10, 5*time.Second)
-	return fmt.Sprintf("%s bursting ×10 for 5 s", name), nil
-}
-
-func (b *consoleBackend) ProducerToggle(name string) (string, error) {
-	p, err := b.producer(name)
-	if err != nil {
-		return "", err
-	}
-	if p.Toggle() {
-		return name + " on", nil
-	}
-	return name + " off", nil
-}
-
-func (b *consoleBackend) ProducerCycleSkew(name string) (string, error) {
-	p, err := b.producer(name)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%s key skew → %s", name, p.CycleSkew()), nil
-}
-
-func (b *consoleBackend) ProducerToggleAggregate(name string) (string, error) {
-	p, err := b.producer(name)
-	if err != nil {
-		return "", err
-	}
-	if p.ToggleAggregate() {
-		return name + " KPL aggregation on (consumers de-aggregate)", nil
-	}
-	return name + " KPL aggregation off", nil
-}
-
-func (b *consoleBackend) ToggleCapacityMode(stream string) (string, error) {
-	ctx := context.Background()
-	sum, err := b.e.DescribeStreamSummary(ctx, b.stream(stream))
-	if err != nil {
-		return "", err
-	}
-	to := engine.ModeOnDemand
-	if sum.StreamMode == engine.ModeOnDemand {
-		to = engine.ModeProvisioned
-	}
-	if err := b.e.UpdateStreamMode(ctx, engine.UpdateStreamModeInput{StreamARN: sum.StreamARN, Mode: to}); err != nil {
-		return "", err
-	}
-	if to == engine.ModeOnDemand {
-		return fmt.Sprintf("%s is ON_DEMAND now: the scaler splits shards that stay hot (demo pace: 20 s)", stream), nil
-	}
-	return fmt.Sprintf("%s is PROVISIONED now: it keeps its %d open shards", stream, sum.OpenShardCount), nil
-}
-
-// AddConsumer starts another consumer application on the stream, polling
-// (sharing each shard's 5 reads/s and 2 MiB/s) or enhanced fan-out (a
-// registered consumer with its own 2 MiB/s per shard). Each runs the log
-// statistics processor, so its work is comparable.
-func (b *consoleBackend) AddConsumer(stream string, fanOut bool) (string, error) {
-	b.mu.Lock()
-	b.added++
-	kind := "poll"
-	if fanOut {
-		kind = "fanout"
-	}
-	name := fmt.Sprintf("%s-%d", kind, b.added)
-	b.mu.Unlock()
-	cfg := consumerConfig(b.db, b.clock)
-	cfg.FanOut = fanOut
-	app := consumers.NewApp(name, stream, consumers.NewLogStats(b.clock), b.e, nil, cfg)
-	if err := b.cons.Add(app); err != nil {
-		return "", err
-	}
-	if fanOut {
-		return fmt.Sprintf("started %s: an enhanced fan-out consumer with its own 2 MiB/s per shard", name), nil
-	}
-	return fmt.Sprintf("started %s: a polling consumer sharing each shard's 5 reads/s", name), nil
-}
-
-// RemoveConsumer stops a consumer application and forgets it; a fan-out
-// one's registration is removed too. A registered consumer that no
-// application here owns (one an outside client made) is deregistered.
-func (b *consoleBackend) RemoveConsumer(stream, name string) (string, error) {
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	if b.cons.App(name) != nil {
-		if err := b.cons.Remove(ctx, name); err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("stopped %s: its leases were handed back with their checkpoints", name), nil
-	}
-	sum, err := b.e.DescribeStreamSummary(ctx, b.stream(stream))
-	if err != nil {
-		return "", err
-	}
-	if err := b.e.DeregisterStreamConsumer(ctx, engine.ConsumerRef{StreamARN: sum.StreamARN, ConsumerName: name}); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("deregistered the stream consumer %s", name), nil
-}
-
-// StopWorker stops a worker abruptly, as a crash would: it stops renewing
-// without handing its leases back, so they move once they expire.
-func (b *consoleBackend) StopWorker(app, worker string) (string, error) {
-	a := b.cons.App(app)
-	if a == nil {
-		return "", fmt.Errorf("no consumer application %q", app)
-	}
-	if err := a.CrashWorker(worker); err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%s/%s stopped renewing its leases: they expire in %s and move to another worker", app, worker, consoleLeaseDuration), nil
-}
-
-func formatRate(r float64) string {
-	if r >= 1000 {
-		return fmt.Sprintf("%.1fk", r/1000)
-	}
-	return fmt.Sprintf("%.0f", math.Round(r))
 }
 
 // securityFlags are the flags that make the API behave like the service's

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,6 +28,7 @@ import (
 	"github.com/shardscope/shardscope/engine"
 	"github.com/shardscope/shardscope/producers"
 	"github.com/shardscope/shardscope/ui"
+	"github.com/shardscope/shardscope/ui/embedded"
 )
 
 // tmuxSession drives the real binary in a private tmux server.
@@ -259,7 +261,7 @@ func loadCPU(b *testing.B, withConsole bool, d time.Duration) time.Duration {
 	for _, p := range prods.All() {
 		p.Scale(5000.0 / 1200.0) // the demo's 1,200 records/s → 5,000
 	}
-	cons := consumers.DefaultsWith(e, nil, "demo", consumerConfig(db, clock))
+	cons := consumers.DefaultsWith(e, nil, "demo", embedded.ConsumerConfig(db, clock))
 	tap := e.NewTap(4096)
 	defer tap.Close()
 	start := cpuTime()
@@ -267,7 +269,7 @@ func loadCPU(b *testing.B, withConsole bool, d time.Duration) time.Duration {
 	cons.Start(ctx)
 	if withConsole {
 		lipgloss.SetColorProfile(termenv.TrueColor)
-		m := ui.New(&consoleBackend{e: e, db: db, clock: clock, tap: tap, prods: prods, cons: cons, ctx: ctx}, ui.Options{Stream: "demo", TickInterval: ui.DefaultTickInterval})
+		m := ui.New(embedded.New(ctx, embedded.Config{Engine: e, DB: db, Clock: clock, Tap: tap, Producers: prods, Consumers: cons}), ui.Options{Stream: "demo", TickInterval: ui.DefaultTickInterval})
 		p := tea.NewProgram(m, tea.WithInput(nil), tea.WithOutput(io.Discard), tea.WithoutSignalHandler())
 		done := make(chan struct{})
 		go func() { defer close(done); p.Run() }()
@@ -283,80 +285,91 @@ func loadCPU(b *testing.B, withConsole bool, d time.Duration) time.Duration {
 	return cpuTime() - start
 }
 
-// TestConsoleBackendTogglesAggregation checks the adapter behind g: it
-// really switches the producer's KPL aggregation (aggregated records reach
-// the engine, several user records each), the producers pane sees the
-// state, and a second press switches it back.
-func TestConsoleBackendTogglesAggregation(t *testing.T) {
-	store := storeFlags{db: filepath.Join(t.TempDir(), "agg.db"), sync: "none"}
-	db, e, err := store.open(nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	defer e.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if err := ensureStream(ctx, e, "demo", 4); err != nil {
-		t.Fatal(err)
-	}
-	prods := producers.DefaultsWith(e, "demo", producers.Config{Seed: 1})
-	tap := e.NewTap(4096)
-	defer tap.Close()
-	b := &consoleBackend{e: e, db: db, tap: tap, prods: prods, ctx: ctx}
-
-	aggregating := func() map[string]bool {
-		m := map[string]bool{}
-		for _, v := range b.Producers() {
-			m[v.Name] = v.Aggregating
+// TestVersionFrom checks what `shardscope version` prints from the build
+// info: a module version, else the commit (go build and go run stamp it),
+// else a sentence saying why there is none.
+func TestVersionFrom(t *testing.T) {
+	rev := []debug.BuildSetting{{Key: "vcs.revision", Value: "7cd95512e3a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4"}, {Key: "vcs.time", Value: "2026-12-03T18:00:00Z"}}
+	for _, c := range []struct {
+		name string
+		bi   *debug.BuildInfo
+		want string
+	}{
+		{"module version", &debug.BuildInfo{Main: debug.Module{Version: "v0.4.0"}}, "v0.4.0"},
+		{"commit", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: rev}, "dev-7cd95512e3a0 (2026-12-03T18:00:00Z)"},
+		{"changed tree", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}, Settings: append(rev, debug.BuildSetting{Key: "vcs.modified", Value: "true"})}, "dev-7cd95512e3a0-dirty (2026-12-03T18:00:00Z)"},
+		{"nothing", &debug.BuildInfo{Main: debug.Module{Version: "(devel)"}}, "dev (built without version control information: -buildvcs=false or outside a repository)"},
+		{"no build info", nil, "dev (no build information)"},
+	} {
+		if got := versionFrom(c.bi); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
-		return m
 	}
-	if _, err := b.ProducerToggleAggregate("nope"); err == nil {
-		t.Error("toggling an unknown producer did not fail")
-	}
-	msg, err := b.ProducerToggleAggregate(producers.DemoIoT)
-	if err != nil || !strings.Contains(msg, "iot KPL aggregation on") {
-		t.Fatalf("toggle on: %q, %v", msg, err)
-	}
-	if got := aggregating(); !got[producers.DemoIoT] || got[producers.DemoClickstream] || got[producers.DemoLogs] {
-		t.Fatalf("producers pane's aggregation states %v, want only iot", got)
-	}
+}
 
-	if err := prods.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer prods.Stop()
-	// Wait, with a deadline, for an aggregate of several user records.
-	deadline := time.NewTimer(10 * time.Second)
-	defer deadline.Stop()
-	poll := time.NewTicker(20 * time.Millisecond)
-	defer poll.Stop()
-	var recs []engine.TapRecord
-	for packed := false; !packed; {
-		select {
-		case <-deadline.C:
-			p, _ := prods.Get(producers.DemoIoT)
-			t.Fatalf("no aggregated record of several user records reached the engine; iot stats %+v", p.Stats())
-		case <-poll.C:
+// TestBadCommandLineSuggestsHelp checks that a mistyped flag, command or
+// argument ends with where to find the usage.
+func TestBadCommandLineSuggestsHelp(t *testing.T) {
+	for args, want := range map[string]string{
+		"--bogus":       "unknown flag: --bogus\nRun 'shardscope --help' for usage.",
+		"serve --bogus": "unknown flag: --bogus\nRun 'shardscope serve --help' for usage.",
+		"nosuch":        "unknown command \"nosuch\" for \"shardscope\"\nRun 'shardscope --help' for usage.",
+	} {
+		cmd := rootCommand()
+		cmd.SetArgs(strings.Fields(args))
+		err := cmd.Execute()
+		if err == nil || err.Error() != want {
+			t.Errorf("shardscope %s: %v, want %q", args, err, want)
 		}
-		recs = tap.Drain(recs[:0])
-		for _, r := range recs {
-			if !consumers.IsAggregated(r.Data) {
-				continue
-			}
-			if users, _ := consumers.Deaggregate([]engine.Record{r.Record}, nil); len(users) > 1 {
-				packed = true
-			}
+	}
+}
+
+// TestConsoleHabitsInTmux walks issue 11's defects in a real terminal:
+// A removes the applications added with a, newest first, never a built-in
+// one; q closes the help instead of quitting; esc clears an applied
+// filter and / opens empty.
+func TestConsoleHabitsInTmux(t *testing.T) {
+	s, _, _ := startConsole(t, 160, 48)
+
+	s.keys("a")
+	s.waitFor("poll-1 started", 10*time.Second, contains("started poll-1"))
+	s.keys("a")
+	s.waitFor("poll-2 listed in the consumers pane", 10*time.Second, contains("Consumers  5 polling"))
+	s.keys("A")
+	s.waitFor("poll-2 stopped", 30*time.Second, contains("stopped poll-2"))
+	s.keys("A")
+	s.waitFor("poll-1 stopped", 30*time.Second, contains("stopped poll-1"))
+	s.keys("A")
+	sc := s.waitFor("the built-in applications kept", 10*time.Second, contains("no polling consumer added with a to remove"))
+	for _, app := range []string{"stopped page-stats", "stopped iot-alerts", "stopped log-stats"} {
+		if strings.Contains(sc, app) {
+			t.Fatalf("A removed a built-in application (%s):\n%s", app, sc)
 		}
 	}
 
-	msg, err = b.ProducerToggleAggregate(producers.DemoIoT)
-	if err != nil || !strings.Contains(msg, "iot KPL aggregation off") {
-		t.Fatalf("toggle off: %q, %v", msg, err)
+	s.keys("?")
+	s.waitFor("the help", 5*time.Second, contains("Help · focus"))
+	s.keys("q")
+	sc = s.waitFor("help closed by q", 5*time.Second, func(sc string) bool { return !strings.Contains(sc, "Help · focus") })
+	if strings.Contains(sc, "[exit=") {
+		t.Fatalf("q in the help quit the console:\n%s", sc)
 	}
-	if p, _ := prods.Get(producers.DemoIoT); p.Stats().Aggregating || aggregating()[producers.DemoIoT] {
-		t.Error("aggregation still on after the second toggle")
+
+	s.keys("/", "user", "Enter")
+	s.waitFor("the filter applied", 5*time.Second, contains("filter: user"))
+	s.keys("Escape")
+	s.waitFor("esc clearing the filter", 5*time.Second, func(sc string) bool { return !strings.Contains(sc, "filter: user") })
+	s.keys("/")
+	sc = s.waitFor("the filter input", 5*time.Second, contains("filter: "))
+	if strings.Contains(sc, "filter: user") {
+		t.Fatalf("/ reopened with the old filter:\n%s", sc)
+	}
+	s.keys("Escape") // apart from q: ESC q together reads as alt+q
+	s.waitFor("the input closed", 5*time.Second, func(sc string) bool { return !strings.Contains(sc, "filter: ") })
+	s.keys("q")
+	sc = s.waitFor("exit", 15*time.Second, contains("[exit="))
+	if !strings.Contains(sc, "[exit=0]") {
+		t.Fatalf("exit status not 0:\n%s", sc)
 	}
 }
 

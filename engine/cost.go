@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -85,6 +86,10 @@ type CostEstimate struct {
 	BreakEven float64
 	// Basis says what the figures were computed from.
 	Basis string
+	// Window is how much measured time a snapshot's figures average:
+	// CostWindow seconds, or less just after the engine started; set in
+	// snapshots only.
+	Window time.Duration
 
 	// Current is the stream's mode and CurrentHourly/CurrentMonthly what it
 	// costs in that mode; set in snapshots only.
@@ -154,15 +159,15 @@ func estimate(p Prices, shards int, rps, bin, bout float64, efo int) CostEstimat
 			c.OnDemandHourly += v
 		}
 	}
-	line(ModeProvisioned, float64(n)*p.ShardHour, "%d shard-hours × $%g", n, p.ShardHour)
+	line(ModeProvisioned, float64(n)*p.ShardHour, "%s × $%g", plural(int64(n), "shard-hour"), p.ShardHour)
 	putM := rps * 3600 * units / 1e6
 	line(ModeProvisioned, putM*p.PutUnitsPerMillion, "%.4g M PUT payload units (%g per record) × $%g per million", putM, units, p.PutUnitsPerMillion)
 	if efo > 0 {
-		line(ModeProvisioned, float64(efo*n)*p.EFOConsumerShardHour, "%d enhanced fan-out consumer-shard-hours × $%g", efo*n, p.EFOConsumerShardHour)
+		line(ModeProvisioned, float64(efo*n)*p.EFOConsumerShardHour, "%s × $%g", plural(int64(efo*n), "enhanced fan-out consumer-shard-hour"), p.EFOConsumerShardHour)
 		line(ModeProvisioned, float64(efo)*gbIn*p.EFODataPerGB, "%.4g GB enhanced fan-out retrieval × $%g", float64(efo)*gbIn, p.EFODataPerGB)
 	}
 	line(ModeOnDemand, p.OnDemandStreamHour, "1 stream-hour × $%g", p.OnDemandStreamHour)
-	line(ModeOnDemand, gbMetered*p.OnDemandDataInPerGB, "%.4g GB in × $%g", gbMetered, p.OnDemandDataInPerGB)
+	line(ModeOnDemand, gbMetered*p.OnDemandDataInPerGB, "%.4g GB in (each record rounded up to a whole KiB) × $%g", gbMetered, p.OnDemandDataInPerGB)
 	line(ModeOnDemand, gbOut*p.OnDemandDataOutPerGB, "%.4g GB out × $%g", gbOut, p.OnDemandDataOutPerGB)
 	if efo > 0 {
 		line(ModeOnDemand, float64(efo)*gbMetered*p.OnDemandEFODataPerGB, "%.4g GB enhanced fan-out retrieval × $%g", float64(efo)*gbMetered, p.OnDemandEFODataPerGB)
@@ -178,7 +183,7 @@ func estimate(p Prices, shards int, rps, bin, bout float64, efo int) CostEstimat
 	if rps > 0 {
 		fmt.Fprintf(&b, ", average record %s", humanBytes(avg))
 	}
-	fmt.Fprintf(&b, "; %d shards", n)
+	fmt.Fprintf(&b, "; %s", plural(int64(n), "shard"))
 	if n > shards && shards > 0 {
 		fmt.Fprintf(&b, " (the writes need %d, the stream has %d)", n, shards)
 	}
@@ -229,7 +234,7 @@ func (c CostEstimate) Explain() string {
 	s := fmt.Sprintf("provisioned $%.2f/month, on-demand $%.2f/month: %s is cheaper for this load",
 		c.ProvisionedMonthly, c.OnDemandMonthly, strings.ToLower(strings.ReplaceAll(string(c.Cheaper), "_", "-")))
 	if c.BreakEven > 0 {
-		s += fmt.Sprintf("; provisioned wins above %.1f %% of %d shards' write capacity", c.BreakEven*100, c.ProvisionedShards)
+		s += fmt.Sprintf("; provisioned wins above %.1f %% of %s write capacity", c.BreakEven*100, shardsOf(c.ProvisionedShards))
 	}
 	return s
 }
@@ -278,9 +283,13 @@ func (e *Engine) snapshotExtras(s *stream, ss *StreamSnapshot, now time.Time) {
 		ss.Utilisation = u
 	}
 	ss.Consumers, ss.FanOut = e.consumerSnapshots(s, now)
-	secs := float64(CostWindow)
+	// Average over the seconds actually measured: just after a start the
+	// window is mostly seconds nobody counted, not seconds without load.
+	secs := min(float64(CostWindow), e.rateTime(now).Truncate(time.Second).Sub(e.started).Seconds())
+	secs = max(secs, 1)
 	c := EstimateCost(e.opts.Prices, ss.OpenShards, float64(in.RecordsIn)/secs, float64(in.BytesIn)/secs, float64(in.BytesOut)/secs, s.activeConsumers(now))
-	c.Basis = fmt.Sprintf("last %d s: %s", CostWindow, c.Basis)
+	c.Window = time.Duration(secs * float64(time.Second)).Round(time.Second)
+	c.Basis = fmt.Sprintf("last %d s: %s", int(c.Window/time.Second), c.Basis)
 	c.Current = s.mode
 	c.CurrentHourly, c.CurrentMonthly = c.ProvisionedHourly, c.ProvisionedMonthly
 	if s.mode == ModeOnDemand {
@@ -288,4 +297,12 @@ func (e *Engine) snapshotExtras(s *stream, ss *StreamSnapshot, now time.Time) {
 	}
 	ss.Cost = c
 	e.scalingStatus(s, ss, now)
+}
+
+// shardsOf is the possessive of a shard count: "1 shard's", "4 shards'".
+func shardsOf(n int) string {
+	if n == 1 {
+		return "1 shard's"
+	}
+	return strconv.Itoa(n) + " shards'"
 }

@@ -691,7 +691,9 @@ func (fs *FanOutSubscription) Next(ctx context.Context) (SubscriptionEvent, erro
 					fs.link.budget.ReserveN(now, int(min(left, FanOutReadBytesPerSec)))
 				}
 			}
-			fs.consumer.metrics.add(now, Rate{RecordsOut: int64(len(p.ev.Records)), BytesOut: p.bytes})
+			out := Rate{RecordsOut: int64(len(p.ev.Records)), BytesOut: p.bytes}
+			fs.consumer.metrics.add(fs.e.rateTime(now), out)
+			fs.sh.fanout.add(fs.e.rateTime(now), out)
 			fs.lastEvent = now
 			return p.ev, nil
 		}
@@ -777,7 +779,7 @@ func (e *Engine) consumerSnapshots(s *stream, now time.Time) (out []ConsumerSnap
 		if c.gone(now) {
 			continue
 		}
-		hist, total := c.metrics.history(now)
+		hist, total := c.metrics.history(e.rateTime(now))
 		cs := ConsumerSnapshot{Name: c.name, ARN: e.consumerARN(s.name, c), Status: c.status(now), Created: c.created, Rate: hist[len(hist)-1], Total: total}
 		for _, l := range c.links {
 			if l.active != nil && l.active.live(now) {

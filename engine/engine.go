@@ -134,9 +134,28 @@ type Engine struct {
 	tapsMu   sync.RWMutex
 	taps     map[*Tap]struct{}
 
+	// started is when the engine started, on the rate clock (rateTime):
+	// the cost estimate averages only over seconds measured since.
+	started time.Time
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 	once sync.Once
+}
+
+// offsetter is a clock that runs ahead of real time on purpose
+// (OffsetClock, the console's time-lapse).
+type offsetter interface{ Offset() time.Duration }
+
+// rateTime turns an engine time into the time per-second counters are
+// kept by: real time, without an OffsetClock's deliberate offset. A
+// time-lapse ages records and moves retention, but rates, sparklines and
+// the cost estimate go on measuring the seconds that really pass.
+func (e *Engine) rateTime(t time.Time) time.Time {
+	if o, ok := e.clock.(offsetter); ok {
+		return t.Add(-o.Offset())
+	}
+	return t
 }
 
 const engineBucket = "engine"
@@ -159,6 +178,7 @@ func New(db *storage.DB, opts Options) (*Engine, error) {
 		}
 	}
 	e.signer = tokenSigner{key: key}
+	e.started = e.rateTime(e.clock.Now())
 	if err := e.loadAccount(); err != nil {
 		return nil, fmt.Errorf("load account settings: %w", err)
 	}

@@ -47,6 +47,18 @@ func (m *shardMetrics) history(now time.Time) ([]Rate, Rate) {
 	return out, m.totals
 }
 
+// last returns the last complete second before now.
+func (m *shardMetrics) last(now time.Time) Rate {
+	sec := now.Unix() - 1
+	i := int(sec % int64(len(m.buckets)))
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if sec >= 0 && m.secs[i] == sec {
+		return m.buckets[i]
+	}
+	return Rate{}
+}
+
 // eventLog keeps the most recent engine events.
 type eventLog struct {
 	mu     sync.Mutex

@@ -197,7 +197,7 @@ func (e *Engine) GetRecords(ctx context.Context, in GetRecordsInput) (GetRecords
 	sh := view.sh
 	if !e.opts.DisableLimits {
 		if !sh.readCalls.AllowN(now, 1) || sh.readBytes.TokensAt(now) < 0 {
-			sh.metrics.add(now, Rate{ReadThrottled: 1})
+			sh.metrics.add(e.rateTime(now), Rate{ReadThrottled: 1})
 			return GetRecordsOutput{}, newError(ProvisionedThroughputExceededException, "%s", e.throttleMessage(&stream{name: it.stream}, sh))
 		}
 	}
@@ -212,7 +212,7 @@ func (e *Engine) GetRecords(ctx context.Context, in GetRecordsInput) (GetRecords
 			sh.readBytes.ReserveN(now, int(min(left, ShardReadBytesPerSec)))
 		}
 	}
-	sh.metrics.add(now, Rate{ReadCalls: 1, RecordsOut: int64(len(b.records)), BytesOut: b.bytes})
+	sh.metrics.add(e.rateTime(now), Rate{ReadCalls: 1, RecordsOut: int64(len(b.records)), BytesOut: b.bytes})
 	out := GetRecordsOutput{Records: b.records, MillisBehindLatest: b.behind}
 	if b.end {
 		out.ChildShards = view.children
@@ -423,7 +423,7 @@ func (sub *Subscription) Next(ctx context.Context) (SubscriptionEvent, error) {
 			return SubscriptionEvent{}, err
 		}
 		if p.ready {
-			p.sh.metrics.add(now, Rate{RecordsOut: int64(len(p.ev.Records)), BytesOut: p.bytes})
+			p.sh.metrics.add(sub.e.rateTime(now), Rate{RecordsOut: int64(len(p.ev.Records)), BytesOut: p.bytes})
 			return p.ev, nil
 		}
 		if due := sub.e.dueTime(); !due.IsZero() {

@@ -250,7 +250,7 @@ func (e *Engine) Snapshot() Snapshot {
 		var open, closed []ShardSnapshot
 		for _, sh := range s.shards {
 			d := sh.describe()
-			hist, totals := sh.metrics.history(now)
+			hist, totals := sh.metrics.history(e.rateTime(now))
 			shs := ShardSnapshot{
 				Shard: d, Index: int(sh.index), Open: d.Open(),
 				Records: sh.records.Load(), Bytes: sh.bytes.Load(),
@@ -260,6 +260,13 @@ func (e *Engine) Snapshot() Snapshot {
 			if o := sh.oldest.Load(); o != 0 {
 				shs.Oldest = fromMs(o)
 			}
+			if v := sh.visible.Load(); v > 1 {
+				sh.mu.Lock()
+				last := sh.lastArrival
+				sh.mu.Unlock()
+				shs.NewestSequenceNumber, shs.Newest = formatSeq(sh.index, v-1), fromMs(last)
+			}
+			shs.FanOut = sh.fanout.last(e.rateTime(now))
 			for _, c := range s.children(sh.id) {
 				shs.Children = append(shs.Children, c.ShardID)
 			}

@@ -229,7 +229,9 @@ func (e *Engine) evaluateStream(s *stream, now time.Time) ([]ScalingDecision, er
 		st = &scalerState{heat: map[uint32]*shardHeat{}}
 		s.scale = st
 	}
-	nowSec := now.Unix()
+	// Rates are kept on the rate clock; so is lastEval.
+	rnow := e.rateTime(now)
+	nowSec := rnow.Unix()
 	var from int64
 	switch {
 	case !st.lastEval.IsZero():
@@ -240,8 +242,8 @@ func (e *Engine) evaluateStream(s *stream, now time.Time) ([]ScalingDecision, er
 		from = nowSec - 1
 	}
 	from = max(from, nowSec-HistorySeconds)
-	if now.After(st.lastEval) {
-		st.lastEval = now
+	if rnow.After(st.lastEval) {
+		st.lastEval = rnow
 	}
 	open := s.openShards()
 	changed := false
@@ -253,7 +255,7 @@ func (e *Engine) evaluateStream(s *stream, now time.Time) ([]ScalingDecision, er
 			h = &shardHeat{}
 			st.heat[sh.index] = h
 		}
-		start := max(from, sh.created.Unix())
+		start := max(from, e.rateTime(sh.created).Unix())
 		rates := sh.metrics.seconds(start, nowSec)
 		if len(rates) == 0 {
 			continue
@@ -351,12 +353,12 @@ func (e *Engine) scaleUp(s *stream, st *scalerState, open []*shard, now time.Tim
 		trigger bool
 	}
 	lookback := min(int64(e.opts.ScaleUpWindow/time.Second), HistorySeconds)
-	nowSec := now.Unix()
+	nowSec := e.rateTime(now).Unix()
 	var cands []candidate
 	for _, sh := range open {
 		h := st.heat[sh.index]
 		c := candidate{sh: sh, h: h}
-		for _, r := range sh.metrics.seconds(max(nowSec-lookback, sh.created.Unix()), nowSec) {
+		for _, r := range sh.metrics.seconds(max(nowSec-lookback, e.rateTime(sh.created).Unix()), nowSec) {
 			c.peak = max(c.peak, demand(r))
 		}
 		c.trigger = h != nil && !h.hotSince.IsZero() && now.Sub(h.hotSince) >= e.opts.ScaleUpWindow

@@ -85,6 +85,27 @@ func (b *seqBase) format(pos uint64) string {
 
 var errBadSeq = errors.New("not a sequence number of this engine")
 
+// SequenceGap returns how many record positions of one shard lie after
+// from up to and including to: the records a reader whose last record is
+// from has yet to read when to is the shard's newest. ok is false when
+// either is not a sequence number of this engine or they belong to
+// different shards. Positions of failed writes count too, so it is an
+// upper bound by the few records a store failure lost.
+func SequenceGap(from, to string) (n int64, ok bool) {
+	fi, fp, err := parseSeq(from)
+	if err != nil {
+		return 0, false
+	}
+	ti, tp, err := parseSeq(to)
+	if err != nil || fi != ti {
+		return 0, false
+	}
+	if tp <= fp {
+		return 0, true
+	}
+	return int64(tp - fp), true
+}
+
 // parseSeq reads a sequence number back into its shard index and position.
 func parseSeq(s string) (shardIndex uint32, pos uint64, err error) {
 	if !seqPattern.MatchString(s) {

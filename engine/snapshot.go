@@ -117,8 +117,17 @@ type ShardSnapshot struct {
 	Bytes int64
 	// Oldest is the arrival time of the shard's oldest record (zero when empty).
 	Oldest time.Time
-	// Rate is the last complete second's counters.
-	Rate Rate
+	// NewestSequenceNumber is the sequence number of the newest record
+	// readable in the shard, and Newest its arrival time; "" and zero
+	// before the first record. Trimming does not change them, so a
+	// reader's lag is measured against them (see SequenceGap).
+	NewestSequenceNumber string
+	Newest               time.Time
+	// Rate is the last complete second's counters; its reads are the
+	// shared ones (GetRecords), and FanOut holds what enhanced fan-out
+	// consumers read from the shard in that second, all together.
+	Rate   Rate
+	FanOut Rate
 	// History holds the counters of the last HistorySeconds seconds, oldest first.
 	History []Rate
 	// Totals since the engine started.

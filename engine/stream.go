@@ -173,6 +173,7 @@ type shard struct {
 	readBytes, readCalls     *rate.Limiter
 	iteratorCalls            *rate.Limiter
 	metrics                  shardMetrics
+	fanout                   shardMetrics // enhanced fan-out reads, all consumers
 	lastThrottleEvent        atomic.Int64
 }
 

@@ -143,7 +143,7 @@ func (e *Engine) put(ctx context.Context, ref StreamRef, entries []PutRecordsEnt
 		p.records = append(p.records, storage.Record{PartitionKey: r.PartitionKey, ExplicitHashKey: ehk, Data: r.Data})
 	}
 	for sh, n := range throttled {
-		sh.metrics.add(now, Rate{WriteThrottled: n})
+		sh.metrics.add(e.rateTime(now), Rate{WriteThrottled: n})
 		e.noteWriteThrottle(s, sh, now, n, entries, routed)
 	}
 	if len(order) == 0 {
@@ -300,7 +300,7 @@ func (e *Engine) settle(streamName string, sh *shard, sp *span, ok bool, bytes i
 			sh.oldest.Store(p.arrival)
 		}
 		sh.bytes.Add(b)
-		sh.metrics.add(now, Rate{RecordsIn: n, BytesIn: b})
+		sh.metrics.add(e.rateTime(now), Rate{RecordsIn: n, BytesIn: b})
 		e.publish(streamName, sh, p)
 	}
 	sh.mu.Unlock()
@@ -416,10 +416,10 @@ func (e *Engine) noteWriteThrottle(s *stream, sh *shard, now time.Time, n int64,
 		}
 	}
 	if total > 1 && topN*100/total >= 20 && topN > 1 {
-		e.event(EventThrottle, s.name, sh.id, "throttling on %s: %s rejected — partition key %q carries %d%% of its writes", sh.id, plural(n, "record"), top, topN*100/total)
+		e.event(EventThrottle, s.name, sh.id, "throttling on %s: %s rejected in one call — partition key %q carries %d%% of its writes", sh.id, plural(n, "record"), top, topN*100/total)
 		return
 	}
-	e.event(EventThrottle, s.name, sh.id, "throttling on %s: %s rejected (over 1 MiB/s or 1,000 records/s)", sh.id, plural(n, "record"))
+	e.event(EventThrottle, s.name, sh.id, "throttling on %s: %s rejected in one call (over 1 MiB/s or 1,000 records/s)", sh.id, plural(n, "record"))
 }
 
 func plural(n int64, word string) string {

@@ -89,8 +89,12 @@ func nextRetention(cur int, up bool) (hours int, ok bool) {
 	return cur, false
 }
 
-// timeLapseStep is how far one press of T moves the engine clock.
-const timeLapseStep = time.Hour
+// timeLapseStep and timeLapseLongStep are how far one press of T and of
+// ctrl+t move the engine clock.
+const (
+	timeLapseStep     = time.Hour
+	timeLapseLongStep = 6 * time.Hour
+)
 
 // loadKey handles the load-experiment keys, which act on the selected
 // shard or producer whatever pane has focus.
@@ -160,6 +164,8 @@ func (m *Model) loadKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 		return m.act(fmt.Sprintf("retention %dh → %dh", cur, h), func() (string, error) { return b.SetRetention(stream, h) }), true
 	case key.Matches(msg, k.TimeLapse):
 		return m.act("time-lapse +1h", func() (string, error) { return b.TimeLapse(timeLapseStep) }), true
+	case key.Matches(msg, k.TimeLapseLong):
+		return m.act("time-lapse +6h", func() (string, error) { return b.TimeLapse(timeLapseLongStep) }), true
 	}
 	return m.streamKey(msg)
 }
@@ -192,11 +198,12 @@ func (m *Model) streamKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 		}
 		name, ok := m.consumers.pick(kind)
 		switch {
-		case !ok && m.consumers.hasExternal():
-			return flash("select a registered "+kind+" consumer to remove it", true), true
+		case !ok && m.consumers.has(kind):
+			return flash("no "+kind+" consumer added with "+addKey(k, kind)+" to remove: select one in the consumers pane (tab) to remove it", true), true
 		case !ok:
 			return flash("no "+kind+" consumer on "+stream+" to remove", true), true
 		}
+		m.consumers.markRemoving(name, true)
 		return m.act("remove "+name, func() (string, error) { return b.RemoveConsumer(stream, name) }), true
 	}
 	// k.StopWorker
@@ -211,6 +218,14 @@ func (m *Model) streamKey(msg tea.KeyMsg) (tea.Cmd, bool) {
 	}
 	name, id := app.v.Name, w.ID
 	return m.act("stop "+id+" of "+name, func() (string, error) { return b.StopWorker(name, id) }), true
+}
+
+// addKey names the key that adds a consumer of the kind.
+func addKey(k *KeyMap, kind string) string {
+	if kind == KindFanOut {
+		return k.AddFanOut.Help().Key
+	}
+	return k.AddPolling.Help().Key
 }
 
 // act starts a backend action as a command and shows it as pending.

@@ -7,8 +7,9 @@ import (
 )
 
 // Backend is everything the console needs from the rest of shardscope.
-// main.go adapts the engine, the producers and the consumers to it; tests
-// use a fake.
+// Package ui/embedded adapts the in-process engine, producers and consumers
+// to it; ui/remote adapts a Kinesis endpoint through the AWS SDK; the ui
+// tests use a fake.
 //
 // The read methods (Snapshot, DrainFeed, FeedDropped, Producers,
 // Consumers) are called once per tick from a tea.Cmd goroutine, one call
@@ -66,9 +67,10 @@ type Backend interface {
 	// application has that name it deregisters the stream consumer of
 	// that name, one registered from outside.
 	RemoveConsumer(stream, name string) (string, error)
-	// StopWorker stops one worker of a consumer application gracefully:
-	// it gives its leases back and the application's other workers take
-	// them over.
+	// StopWorker stops one worker of a consumer application abruptly, as
+	// a crash would: it stops renewing its leases without handing them
+	// back, so the application's other workers take them over once they
+	// expire and read on from the last checkpoints.
 	StopWorker(app, worker string) (string, error)
 }
 
@@ -80,8 +82,12 @@ type ProducerView struct {
 	Rate, ActualRate float64
 	// Skew names the key distribution ("uniform", "zipf", "hot 30%").
 	Skew string
-	// Counters since the producer started.
+	// Counters since the producer started, in records: Throttled and
+	// Failed are attempts the stream rejected (over its limits, or for
+	// another reason); each was then Retried or GivenUp. Errors counts
+	// calls that failed as a whole.
 	Sent, Throttled, Retried, GivenUp, Errors int64
+	Failed                                    int64
 	// Bursting is true while a burst runs.
 	Bursting bool
 	// Aggregating is true while KPL aggregation is on.
@@ -102,13 +108,23 @@ type ConsumerView struct {
 	// Stream is the stream the application reads; "" shows it with every
 	// stream.
 	Stream string
+	// Added is set for an application started from the console (a, f),
+	// not one the backend runs of its own: A and F remove those first.
+	Added bool
 	// Kind is KindPolling or KindFanOut ("" counts as polling). A fan-out
 	// application's registered stream consumer has the application's Name,
 	// so the console finds its throughput in the snapshot.
 	Kind string
-	// Lag is how far the application is behind the newest record.
+	// Lag is how far the application is behind the newest record: the
+	// largest over its shards of the time between the newest record's
+	// arrival and that of the last record the application read (or
+	// checkpointed). It grows while nobody reads a shard.
 	Lag time.Duration
-	// ShardsDone of Shards are caught up (or finished, for closed shards).
+	// Behind is how many records the application has yet to read, over
+	// all its shards (0 when the backend cannot tell).
+	Behind int64
+	// ShardsDone of Shards are caught up (less than a second behind their
+	// newest record) or read to their end (SHARD_END).
 	ShardsDone, Shards int
 	// Records processed and reads throttled since the application started.
 	Records   int64
@@ -130,6 +146,11 @@ type ConsumerView struct {
 	// ProvisionedThroughputExceededException in the last complete second
 	// (Throttled is the total since it started).
 	ReadThrottled int64
+	// Events are what happened to the application since the previous call
+	// of Consumers, one sentence each, for the events pane: a lease taken
+	// over by another worker, a parent shard read to its end and its
+	// children started. Optional.
+	Events []string
 }
 
 // WorkerView is one worker of a consumer application.
@@ -144,8 +165,10 @@ type WorkerView struct {
 // ShardLagView is one shard of a consumer application's lease table.
 type ShardLagView struct {
 	ShardID string
-	// Lag is how far the application is behind the shard's newest record.
-	Lag time.Duration
+	// Lag is how far the application is behind the shard's newest record
+	// (see ConsumerView.Lag), Behind how many records.
+	Lag    time.Duration
+	Behind int64
 	// Checkpoint is the last checkpointed sequence number, or
 	// TRIM_HORIZON, LATEST or SHARD_END; "" when none yet.
 	Checkpoint string

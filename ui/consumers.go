@@ -55,7 +55,11 @@ type consumersPane struct {
 	rows []consumerRow
 	// The selection is by name, so it stays put when the list changes.
 	selApp, selWorker string
-	offset            int // first line shown
+	selRow            int // the selection's row, kept when its application goes
+	// removing holds the applications a remove was asked for and that are
+	// still listed, so a second A picks the next one, not the same again.
+	removing map[string]bool
+	offset   int // first line shown
 }
 
 func newConsumers(ctx *Context) *consumersPane { return &consumersPane{ctx: ctx} }
@@ -81,6 +85,14 @@ func (p *consumersPane) Update(msg tea.Msg) tea.Cmd {
 			p.move(-1)
 		case key.Matches(msg, k.Down):
 			p.move(1)
+		case key.Matches(msg, k.PageUp):
+			p.move(-max(1, p.h-3))
+		case key.Matches(msg, k.PageDown):
+			p.move(max(1, p.h-3))
+		case key.Matches(msg, k.Top):
+			p.move(-len(p.rows))
+		case key.Matches(msg, k.Bottom):
+			p.move(len(p.rows))
 		}
 	}
 	return nil
@@ -116,6 +128,11 @@ func (p *consumersPane) refresh() {
 			p.list = append(p.list, consumerEntry{v: ConsumerView{Name: regs[i].Name, Kind: KindFanOut}, efo: &regs[i], external: true})
 		}
 	}
+	for name := range p.removing {
+		if p.entry(name) == nil {
+			delete(p.removing, name) // gone: the remove is done
+		}
+	}
 	p.rows = p.rows[:0]
 	for i := range p.list {
 		e := &p.list[i]
@@ -124,15 +141,20 @@ func (p *consumersPane) refresh() {
 			p.rows = append(p.rows, consumerRow{app: e.v.Name, worker: w.ID})
 		}
 	}
-	if p.rowIndex() < 0 {
+	if i := p.rowIndex(); i >= 0 {
+		p.selRow = i
+	} else {
 		switch {
 		case p.entry(p.selApp) != nil:
 			p.selWorker = ""
 		case len(p.rows) > 0:
-			p.selApp, p.selWorker = p.rows[0].app, p.rows[0].worker
+			// The selected application went: keep the selection's place.
+			r := p.rows[min(p.selRow, len(p.rows)-1)]
+			p.selApp, p.selWorker = r.app, ""
 		default:
 			p.selApp, p.selWorker = "", ""
 		}
+		p.selRow = max(0, p.rowIndex())
 	}
 	p.clamp()
 }
@@ -161,6 +183,7 @@ func (p *consumersPane) move(d int) {
 	}
 	i := max(0, min(len(p.rows)-1, p.rowIndex()+d))
 	p.selApp, p.selWorker = p.rows[i].app, p.rows[i].worker
+	p.selRow = i
 	p.clamp()
 }
 
@@ -179,26 +202,41 @@ func (p *consumersPane) Selected() (*consumerEntry, *WorkerView) {
 	return e, nil
 }
 
-// pick chooses the consumer of a kind to remove: the selected one when
-// it is of that kind, otherwise the last application listed. A consumer
-// registered from outside goes only when selected: some other program
-// reads with it.
+// pick chooses the consumer of a kind to remove: the one selected in the
+// focused consumers pane when it is of that kind, otherwise the most
+// recently added one (a, f). A built-in application, or a consumer
+// registered from outside (some other program reads with it), goes only
+// when selected that way.
 func (p *consumersPane) pick(kind string) (string, bool) {
-	if e, _ := p.Selected(); e != nil && e.kind() == kind {
-		return e.v.Name, true
+	if p.ctx.Focus == paneConsumers {
+		if e, _ := p.Selected(); e != nil && e.kind() == kind {
+			return e.v.Name, true
+		}
 	}
 	for i := len(p.list) - 1; i >= 0; i-- {
-		if p.list[i].kind() == kind && !p.list[i].external {
-			return p.list[i].v.Name, true
+		if e := &p.list[i]; e.kind() == kind && e.v.Added && !e.external && !p.removing[e.v.Name] {
+			return e.v.Name, true
 		}
 	}
 	return "", false
 }
 
-// hasExternal reports whether a consumer registered from outside is listed.
-func (p *consumersPane) hasExternal() bool {
+// markRemoving notes that a remove of name was asked for (on) or failed (off).
+func (p *consumersPane) markRemoving(name string, on bool) {
+	if p.removing == nil {
+		p.removing = map[string]bool{}
+	}
+	if on {
+		p.removing[name] = true
+	} else {
+		delete(p.removing, name)
+	}
+}
+
+// has reports whether a consumer of the kind is listed.
+func (p *consumersPane) has(kind string) bool {
 	for i := range p.list {
-		if p.list[i].external {
+		if p.list[i].kind() == kind {
 			return true
 		}
 	}
@@ -244,15 +282,28 @@ func (p *consumersPane) View() string {
 // render lays out every entry and returns the lines with the range
 // [top, bottom) that the selection should keep on screen.
 func (p *consumersPane) render(cw int) (lines []string, top, bottom int) {
+	lines, top, bottom, _ = p.renderRows(cw)
+	return lines, top, bottom
+}
+
+// renderRows is render that also says which selectable row each line
+// belongs to (-1 for none), for mouse clicks.
+func (p *consumersPane) renderRows(cw int) (lines []string, top, bottom int, rowOf []consumerRow) {
 	st := p.ctx.Styles
 	if len(p.list) == 0 {
-		return []string{st.Faint.S("no consumer applications · a adds a polling one, f a fan-out one")}, 0, 1
+		return []string{st.Faint.S("no consumer applications · a adds a polling one, f a fan-out one")}, 0, 1, nil
+	}
+	mark := func(r consumerRow) {
+		for len(rowOf) < len(lines) {
+			rowOf = append(rowOf, r)
+		}
 	}
 	for i := range p.list {
 		e := &p.list[i]
 		start := len(lines)
 		sel := e.v.Name == p.selApp
 		lines = p.header(lines, e, cw, sel && p.selWorker == "")
+		mark(consumerRow{app: e.v.Name})
 		for j := range e.v.Workers {
 			w := &e.v.Workers[j]
 			on := sel && w.ID == p.selWorker
@@ -260,6 +311,7 @@ func (p *consumersPane) render(cw int) (lines []string, top, bottom int) {
 				top, bottom = len(lines), len(lines)+1
 			}
 			lines = append(lines, p.worker(e, w, cw, on))
+			mark(consumerRow{app: e.v.Name, worker: w.ID})
 		}
 		if sel {
 			lines = p.leaseTable(lines, e, cw)
@@ -273,8 +325,19 @@ func (p *consumersPane) render(cw int) (lines []string, top, bottom int) {
 		if sel && p.selWorker == "" {
 			top, bottom = start, len(lines)
 		}
+		mark(consumerRow{app: e.v.Name})
 	}
-	return lines, top, bottom
+	return lines, top, bottom, rowOf
+}
+
+// clickLine selects the application or worker drawn on line row of the box.
+func (p *consumersPane) clickLine(row int) {
+	_, _, _, rowOf := p.renderRows(max(1, p.w-4))
+	if i := p.offset + row; row >= 0 && i < len(rowOf) {
+		p.selApp, p.selWorker = rowOf[i].app, rowOf[i].worker
+		p.selRow = max(0, p.rowIndex())
+		p.clamp()
+	}
 }
 
 // header renders an application's first two lines:
@@ -352,10 +415,22 @@ func (p *consumersPane) header(lines []string, e *consumerEntry, cw int, selecte
 		case e.kind() == KindPolling:
 			parts = append(parts, t)
 		}
+		if v.Behind > 0 {
+			b := count(v.Behind) + " behind"
+			if v.Lag >= 2*time.Second {
+				b = st.Warn.S(b)
+			}
+			parts = append(parts, b)
+		}
 		parts = append(parts, count(v.Records)+" rec")
 		if v.Throttled > 0 {
 			parts = append(parts, st.Warn.S(count(v.Throttled)+" thr in all"))
 		}
+	}
+	// Narrow, the totals since the start go first: what is happening now
+	// (throughput, throttling, records behind) stays.
+	for len(parts) > 1 && width(strings.Join(parts, "  ")) > cw-4 {
+		parts = parts[:len(parts)-1]
 	}
 	return append(lines, "    "+cut(strings.Join(parts, "  "), cw-4))
 }
@@ -443,7 +518,13 @@ func (p *consumersPane) leaseTable(lines []string, e *consumerEntry, cw int) []s
 	for _, r := range rows {
 		ownW = max(ownW, min(14, width(r.Owner)))
 	}
-	lines = append(lines, st.Faint.S(cut("    shard "+fit("owner", ownW)+" checkpoint      lag thr/s", cw)))
+	// The records behind get a column when there is room for it.
+	wideTable := cw >= 4+5+1+ownW+1+12+1+6+1+5+7
+	head := "    shard " + fit("owner", ownW) + " checkpoint      lag"
+	if wideTable {
+		head += " behind"
+	}
+	lines = append(lines, st.Faint.S(cut(head+" thr/s", cw)))
 	slow := 0
 	for i, r := range rows {
 		if r.Lag > rows[slow].Lag {
@@ -465,8 +546,11 @@ func (p *consumersPane) leaseTable(lines []string, e *consumerEntry, cw int) []s
 		case ck[0] >= '0' && ck[0] <= '9':
 			ck = shortSeq(ck)
 		}
-		lines = append(lines, "    "+fit(tinyShard(r.ShardID, 3), 5)+" "+own+" "+fit(ck, 12)+" "+
-			fitRight(l, 6)+" "+fitRight(thr(r.ShardID), 5))
+		row := "    " + fit(tinyShard(r.ShardID, 3), 5) + " " + own + " " + fit(ck, 12) + " " + fitRight(l, 6)
+		if wideTable {
+			row += " " + fitRight(count(r.Behind), 6)
+		}
+		lines = append(lines, row+" "+fitRight(thr(r.ShardID), 5))
 	}
 	if n := len(rows) - maxLeaseRows; n > 0 {
 		lines = append(lines, st.Faint.S(cut("    … "+strconv.Itoa(n)+" more · slowest "+

@@ -18,14 +18,11 @@ func TestCapacityAndConsumerKeys(t *testing.T) {
 		{"toggle mode", []string{"m"}, "ToggleCapacityMode(demo)"},
 		{"add polling", []string{"a"}, "AddConsumer(demo, false)"},
 		{"add fan-out", []string{"f"}, "AddConsumer(demo, true)"},
-		// the selected application when it is of the kind…
-		{"remove selected polling", []string{"A"}, "RemoveConsumer(demo, page-stats)"},
+		// the application selected in the focused consumers pane when it
+		// is of the kind, built-in or registered from outside
 		{"remove selected fan-out", []string{"tab", "tab", "tab", "down", "down", "down", "F"}, "RemoveConsumer(demo, iot-alerts)"},
-		// …otherwise the last application listed; one registered from
-		// outside only when selected
-		{"remove last fan-out", []string{"F"}, "RemoveConsumer(demo, iot-alerts)"},
 		{"remove selected registered", []string{"tab", "tab", "tab", "down", "down", "down", "down", "down", "down", "down", "down", "F"}, "RemoveConsumer(demo, cli-reader)"},
-		{"remove last polling", []string{"tab", "tab", "tab", "down", "down", "down", "A"}, "RemoveConsumer(demo, log-stats)"},
+		{"remove selected polling", []string{"tab", "tab", "tab", "down", "down", "down", "down", "down", "A"}, "RemoveConsumer(demo, log-stats)"},
 		{"stop worker", []string{"tab", "tab", "tab", "down", "down", "x"}, "StopWorker(page-stats, worker-2)"},
 		{"stop worker unfocused", []string{"tab", "tab", "tab", "down", "tab", "x"}, "StopWorker(page-stats, worker-1)"},
 	}
@@ -77,7 +74,10 @@ func TestConsumerKeysRefusedLocally(t *testing.T) {
 		{"stop a stopped worker", nil, []string{"tab", "tab", "tab", "down", "down", "down", "down", "down", "down", "down", "x"}, "worker-2 of log-stats is already stopped"},
 		{"only registered fan-out", func(f *fakeBackend) {
 			f.consumers = f.consumers[:1]
-		}, []string{"F"}, "select a registered fan-out consumer to remove it"},
+		}, []string{"F"}, "no fan-out consumer added with f to remove"},
+		// A never takes a built-in application unless it is selected there.
+		{"only built-in polling", nil, []string{"A"}, "no polling consumer added with a to remove"},
+		{"built-in selected, pane not focused", nil, []string{"tab", "tab", "tab", "down", "tab", "A"}, "no polling consumer added with a to remove"},
 		{"no fan-out to remove", func(f *fakeBackend) {
 			f.consumers = f.consumers[:1]
 			f.snap.Streams[0].Consumers = nil
@@ -109,7 +109,7 @@ func TestConsumersPaneShowsGroups(t *testing.T) {
 		"Consumers  2 polling · 2 fan-out",
 		"▸ page-stats", "polling", "shared 3.9/8.4 MB/s", // shared throughput: stream reads of 4 shards × 2 MiB/s
 		"worker-1  …000 …001", "worker-2  …004 …005", // leases held
-		"…000  worker-1 …045021      120 ms     3", // lease table: owner, checkpoint, lag, shard read throttling
+		"…000  worker-1 …045021      120 ms      0     3", // lease table: owner, checkpoint, lag, records behind, shard read throttling
 		"…002  free     SHARD_END      done",
 		"TRIM_HORIZON",
 	} {
@@ -313,5 +313,77 @@ func TestHeaderStreamSettings(t *testing.T) {
 		if strings.Contains(hd, not) {
 			t.Errorf("default stream's header shows %q:\n%s", not, hd)
 		}
+	}
+}
+
+// TestRemoveTakesTheNewestAdded checks experiment 4: after a five times, A
+// five times removes the five added applications, newest first, never a
+// built-in one, and the selection stays where it was.
+func TestRemoveTakesTheNewestAdded(t *testing.T) {
+	h := newHarness(t, 160, 48)
+	for i := 1; i <= 5; i++ {
+		name := "poll-" + string(rune('0'+i))
+		h.fake.mu.Lock()
+		h.fake.consumers = append(h.fake.consumers, ConsumerView{Name: name, Stream: "demo", Kind: KindPolling, Added: true,
+			Workers: []WorkerView{{ID: "w1"}, {ID: "w2"}}})
+		h.fake.mu.Unlock()
+	}
+	h.tick()
+	h.press("tab", "tab", "tab", "down", "down", "down", "tab") // iot-alerts selected, focus moves on
+	for i := 5; i >= 1; i-- {
+		name := "poll-" + string(rune('0'+i))
+		h.press("A")
+		calls := h.fake.Calls()
+		if want := "RemoveConsumer(demo, " + name + ")"; calls[len(calls)-1] != want {
+			t.Fatalf("A #%d: calls %v, want %s last", 6-i, calls, want)
+		}
+		h.fake.mu.Lock()
+		h.fake.consumers = h.fake.consumers[:len(h.fake.consumers)-1]
+		h.fake.mu.Unlock()
+		h.tick()
+		if app, _ := h.m.consumers.Selected(); app == nil || app.v.Name != "iot-alerts" {
+			t.Fatalf("after removing %s the selection moved to %+v", name, app)
+		}
+	}
+	h.press("A")
+	if calls := h.fake.Calls(); len(calls) != 5 {
+		t.Fatalf("a sixth A called the backend: %v", calls)
+	}
+}
+
+// TestSelectionKeepsItsPlace checks that removing the selected application
+// selects the one that took its place, not the first.
+func TestSelectionKeepsItsPlace(t *testing.T) {
+	h := newHarness(t, 160, 48)
+	h.press("tab", "tab", "tab", "down", "down", "down") // iot-alerts
+	h.fake.mu.Lock()
+	h.fake.consumers = append(h.fake.consumers[:1:1], h.fake.consumers[2:]...)
+	regs := h.fake.snap.Streams[0].Consumers
+	h.fake.snap.Streams[0].Consumers = nil
+	for _, c := range regs {
+		if c.Name != "iot-alerts" {
+			h.fake.snap.Streams[0].Consumers = append(h.fake.snap.Streams[0].Consumers, c)
+		}
+	}
+	h.fake.mu.Unlock()
+	h.tick()
+	if app, _ := h.m.consumers.Selected(); app == nil || app.v.Name != "log-stats" {
+		t.Fatalf("selection after iot-alerts went: %+v, want log-stats", app)
+	}
+}
+
+// TestQuickRemovesTakeDifferentApps checks two A presses before the next
+// tick: the second removes the next application, not the same one again.
+func TestQuickRemovesTakeDifferentApps(t *testing.T) {
+	h := newHarness(t, 160, 48)
+	h.fake.mu.Lock()
+	h.fake.consumers = append(h.fake.consumers,
+		ConsumerView{Name: "poll-1", Stream: "demo", Kind: KindPolling, Added: true},
+		ConsumerView{Name: "poll-2", Stream: "demo", Kind: KindPolling, Added: true})
+	h.fake.mu.Unlock()
+	h.tick()
+	h.press("A", "A")
+	if got := h.fake.Calls(); len(got) != 2 || got[0] != "RemoveConsumer(demo, poll-2)" || got[1] != "RemoveConsumer(demo, poll-1)" {
+		t.Fatalf("calls %v", got)
 	}
 }

@@ -77,6 +77,10 @@ type Context struct {
 	Compact bool
 	// Paused mirrors the feed's pause for the header.
 	Paused bool
+	// Ahead is how far the engine's clock runs ahead of the console's (a
+	// time-lapse), to the minute; 0 when it does not. The console shows
+	// every time on its own clock and marks what happened on the engine's.
+	Ahead time.Duration
 
 	// Data of the latest tick.
 	Snap   engine.Snapshot

@@ -54,8 +54,17 @@ func (p *costPane) View() string {
 		p.row(e, engine.ModeProvisioned, e.ProvisionedHourly, e.ProvisionedMonthly),
 		p.row(e, engine.ModeOnDemand, e.OnDemandHourly, e.OnDemandMonthly),
 	}
-	for _, l := range strings.Split(ansi.Wrap(costTeach(s), cw, ""), "\n") {
+	inner := p.h - 2
+	teach := strings.Split(ansi.Wrap(costTeach(s), cw, ""), "\n")
+	if len(lines)+len(teach)+1 > inner {
+		// The whole sentence does not fit: the short one, never a cut one.
+		teach = strings.Split(ansi.Wrap(costTeachShort(s), cw, ""), "\n")
+	}
+	for _, l := range teach {
 		lines = append(lines, st.Faint.S(l))
+	}
+	if len(lines)+2 <= inner {
+		lines = append(lines, st.Faint.S(cut("on-demand bills each record rounded up to 1 KiB", cw)))
 	}
 	now := "? itemises the bill"
 	if s.OpenShards > 0 {
@@ -95,14 +104,26 @@ func costTeach(s *engine.StreamSnapshot) string {
 	e := &s.Cost
 	switch {
 	case e.BreakEven > 0:
-		return fmt.Sprintf("on-demand is cheaper below %s of %d shards' write capacity, provisioned above",
-			percent(e.BreakEven), e.ProvisionedShards)
+		return fmt.Sprintf("on-demand is cheaper below %s of %s write capacity, provisioned above",
+			percent(e.BreakEven), shardsOf(e.ProvisionedShards))
 	case idle(e):
-		return fmt.Sprintf("idle: on-demand pays its stream-hour, provisioned its %d shard-hours; write records to see where they cross",
-			e.ProvisionedShards)
+		return fmt.Sprintf("idle: on-demand pays its stream-hour, provisioned its %s; write records to see where they cross",
+			plural(e.ProvisionedShards, "shard-hour"))
 	}
-	return fmt.Sprintf("%s is cheaper at any load %d shards can carry, for records like these",
-		modeWord(e.Cheaper), e.ProvisionedShards)
+	return fmt.Sprintf("%s is cheaper at any load %s can carry, for records like these",
+		modeWord(e.Cheaper), plural(e.ProvisionedShards, "shard"))
+}
+
+// costTeachShort is costTeach in a few words, for a small box.
+func costTeachShort(s *engine.StreamSnapshot) string {
+	e := &s.Cost
+	switch {
+	case e.BreakEven > 0:
+		return "on-demand cheaper below " + percent(e.BreakEven) + " load"
+	case idle(e):
+		return fmt.Sprintf("idle: on-demand pays its stream-hour, provisioned its %s", plural(e.ProvisionedShards, "shard-hour"))
+	}
+	return modeWord(e.Cheaper) + " cheaper at any load"
 }
 
 // idle reports whether the estimate priced no writes at all.
@@ -152,4 +173,20 @@ func costNotes(s *engine.StreamSnapshot) []string {
 		notes = append(notes, "basis: "+e.Basis)
 	}
 	return notes
+}
+
+// plural says "1 shard", "4 shards".
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return strconv.Itoa(n) + " " + word + "s"
+}
+
+// shardsOf is the possessive of a shard count: "1 shard's", "4 shards'".
+func shardsOf(n int) string {
+	if n == 1 {
+		return "1 shard's"
+	}
+	return strconv.Itoa(n) + " shards'"
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -23,14 +24,17 @@ const maxDetailBytes = 64 << 10
 // detailView shows one record in full: its metadata and its data as
 // pretty-printed JSON, plain text, or a hex dump, in a scrolling viewport.
 type detailView struct {
-	ctx  *Context
-	rec  engine.TapRecord
-	vp   viewport.Model
-	w, h int
+	ctx *Context
+	rec engine.TapRecord
+	// ahead is how far the engine's clock ran ahead of the console's when
+	// the record arrived.
+	ahead time.Duration
+	vp    viewport.Model
+	w, h  int
 }
 
-func newDetail(ctx *Context, rec engine.TapRecord) *detailView {
-	return &detailView{ctx: ctx, rec: rec, vp: viewport.New(1, 1)}
+func newDetail(ctx *Context, rec engine.TapRecord, ahead time.Duration) *detailView {
+	return &detailView{ctx: ctx, rec: rec, ahead: ahead, vp: viewport.New(1, 1)}
 }
 
 // SetSize sets the box size and re-wraps the content to the new width.
@@ -97,7 +101,11 @@ func (d *detailView) content(w int) string {
 		explicit = r.ExplicitHashKey
 	}
 	field("explicit", explicit)
-	field("arrived", r.ApproximateArrivalTimestamp.Format("2006-01-02 15:04:05.000 MST"))
+	arrived := r.ApproximateArrivalTimestamp.Format("2006-01-02 15:04:05.000 MST")
+	if d.ahead > 0 {
+		arrived += " by the engine's clock, " + lapse(d.ahead) + " ahead of yours (time-lapse)"
+	}
+	field("arrived", arrived)
 	field("size", size(len(r.Data))+" data + "+size(len(r.PartitionKey))+" key = "+size(len(r.Data)+len(r.PartitionKey)))
 	body, kind := formatData(r.Data)
 	field("format", kind)

@@ -16,12 +16,16 @@ const maxEventLines = 500
 // eventLine is one line of the events pane.
 type eventLine struct {
 	At   time.Time
-	Kind string // engine event kind, "action", "copy", "watch" or "error"
+	Kind string // engine event kind, "action", "copy", "watch", "consumer" or "error"
 	// Stream is the engine event's stream; the line names it when it is
 	// not the watched one.
 	Stream string
 	Text   string
 	Bad    bool
+	// Ahead is how far the engine's clock ran ahead of the console's when
+	// an engine event happened: At is then on the console's clock and the
+	// line says "+Nh".
+	Ahead time.Duration
 }
 
 // kindLabel is the events pane's word for an event kind, at most nine
@@ -57,7 +61,7 @@ func (p *eventsPane) SetSize(w, h int) { p.w, p.h = w, h }
 
 // HelpKeys returns the keys that act on the events pane.
 func (p *eventsPane) HelpKeys() []key.Binding {
-	return []key.Binding{withHelp(p.ctx.Keys.Up, "↑/↓", "scroll events")}
+	return []key.Binding{withHelp(p.ctx.Keys.Up, "↑/↓", "scroll events"), withHelp(p.ctx.Keys.PageUp, "pgup/pgdn", "page")}
 }
 
 // Add appends a line.
@@ -73,16 +77,32 @@ func (p *eventsPane) Update(msg tea.Msg) tea.Cmd {
 	switch msg := msg.(type) {
 	case dataMsg:
 		p.addEngine(msg.Snap.Events)
+		for _, v := range msg.Consumers {
+			for _, text := range v.Events {
+				p.Add(eventLine{At: p.ctx.Now(), Kind: "consumer", Stream: v.Stream, Text: text})
+			}
+		}
 	case tea.KeyMsg:
 		k := p.ctx.Keys
 		switch {
 		case key.Matches(msg, k.Up):
-			p.offset = max(0, p.offset-1)
+			p.scroll(-1)
 		case key.Matches(msg, k.Down):
-			p.offset = min(max(0, p.lines.Len()-1), p.offset+1)
+			p.scroll(1)
+		case key.Matches(msg, k.PageUp):
+			p.scroll(-max(1, p.h-3))
+		case key.Matches(msg, k.PageDown):
+			p.scroll(max(1, p.h-3))
+		case key.Matches(msg, k.Top), key.Matches(msg, k.Bottom):
+			p.offset = 0 // the newest is at the top
 		}
 	}
 	return nil
+}
+
+// scroll moves down (d > 0, to older lines) or up, newest first.
+func (p *eventsPane) scroll(d int) {
+	p.offset = max(0, min(max(0, p.lines.Len()-1), p.offset+d))
 }
 
 // addEngine adds the events not seen yet. Seq grows by one per event; a
@@ -95,7 +115,8 @@ func (p *eventsPane) addEngine(evs []engine.Event) {
 		if p.seen && e.Seq <= p.lastSeq {
 			continue
 		}
-		p.Add(eventLine{At: e.At, Kind: string(e.Kind), Stream: e.Stream, Text: e.Message, Bad: e.Kind == engine.EventError})
+		a := p.ctx.Ahead
+		p.Add(eventLine{At: e.At.Add(-a), Ahead: a, Kind: string(e.Kind), Stream: e.Stream, Text: e.Message, Bad: e.Kind == engine.EventError})
 		p.lastSeq, p.seen = e.Seq, true
 	}
 }
@@ -118,7 +139,7 @@ func (p *eventsPane) View() string {
 		switch {
 		case l.Bad:
 			kind = st.Danger.S(kind)
-		case l.Kind == string(engine.EventThrottle) || l.Kind == string(engine.EventAccess):
+		case l.Kind == string(engine.EventThrottle), l.Kind == string(engine.EventAccess), l.Kind == "hot key":
 			kind = st.Warn.S(kind)
 		case l.Kind == "action" || l.Kind == "copy" || l.Kind == "watch":
 			kind = st.Accent.S(kind)
@@ -128,6 +149,9 @@ func (p *eventsPane) View() string {
 		text := l.Text
 		if l.Stream != "" && l.Stream != p.ctx.StreamName {
 			text = l.Stream + ": " + text
+		}
+		if l.Ahead > 0 {
+			text = st.Accent.S("["+lapse(l.Ahead)+" engine]") + " " + text
 		}
 		text = clean(text, 4*p.w)
 		parts := []string{text}
@@ -139,7 +163,11 @@ func (p *eventsPane) View() string {
 				part = st.Danger.S(part)
 			}
 			if j == 0 {
-				lines = append(lines, st.Faint.S(l.At.Format("15:04:05"))+"  "+kind+" "+part)
+				at := l.At.Format("15:04:05")
+				if y, m, d := l.At.Date(); !p.ctx.At.IsZero() && (y != p.ctx.At.Year() || m != p.ctx.At.Month() || d != p.ctx.At.Day()) {
+					part = st.Faint.S(l.At.Format("Jan 2")) + " " + part // another day
+				}
+				lines = append(lines, st.Faint.S(at)+"  "+kind+" "+part)
 			} else {
 				lines = append(lines, spaces(indent)+part)
 			}

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
@@ -20,17 +21,21 @@ type feedPane struct {
 	ctx  *Context
 	w, h int
 
-	all     *ring[engine.TapRecord] // every stream's records
-	matched *ring[engine.TapRecord] // records of stream passing filter; nil when all pass
-	stream  string                  // the watched stream; "" keeps every stream
+	all     *ring[feedRec] // every stream's records
+	matched *ring[feedRec] // records of stream passing filter; nil when all pass
+	stream  string         // the watched stream; "" keeps every stream
 	filter  *recordFilter
 	errText string // why the last filter was refused
 
 	input   textinput.Model
 	editing bool
+	// history holds the filters applied, oldest first; ↑ and ↓ in the
+	// input walk it, hist being the position (len(history) is the new one).
+	history []string
+	hist    int
 
 	paused   bool
-	frozen   []engine.TapRecord
+	frozen   []feedRec
 	newCount int
 	cursor   int // index into frozen while paused
 	offset   int
@@ -40,14 +45,25 @@ type feedPane struct {
 func newFeed(ctx *Context, capacity int) *feedPane {
 	in := textinput.New()
 	in.Prompt = "filter: "
-	in.Placeholder = "text · re:regex or /regex/ · !inverts · empty clears"
+	in.Placeholder = "text · re:regex or /regex/ · !inverts · ↑ earlier · empty clears"
 	in.PromptStyle = ctx.Styles.Prompt
 	in.TextStyle = ctx.Styles.Input
 	in.PlaceholderStyle = ctx.Styles.Help.ShortDesc
 	in.Cursor.SetMode(cursor.CursorStatic)
 	in.CharLimit = 200
-	return &feedPane{ctx: ctx, all: newRing[engine.TapRecord](capacity), input: in}
+	return &feedPane{ctx: ctx, all: newRing[feedRec](capacity), input: in}
 }
+
+// feedRec is a record as the feed keeps it: with how far the engine's
+// clock was ahead of the console's when it arrived (a time-lapse), so its
+// time shows on the console's clock like everything else.
+type feedRec struct {
+	engine.TapRecord
+	ahead time.Duration
+}
+
+// shownAt is the record's arrival on the console's clock.
+func (r *feedRec) shownAt() time.Time { return r.ApproximateArrivalTimestamp.Add(-r.ahead) }
 
 // SetSize sets the box size.
 func (f *feedPane) SetSize(w, h int) {
@@ -59,7 +75,7 @@ func (f *feedPane) SetSize(w, h int) {
 // HelpKeys returns the keys that act on the feed.
 func (f *feedPane) HelpKeys() []key.Binding {
 	k := f.ctx.Keys
-	return []key.Binding{withHelp(k.Up, "↑/↓", "scroll (pauses)"), k.PageUp, k.Pause, k.Filter, k.Open, k.Copy}
+	return []key.Binding{withHelp(k.Up, "↑/↓", "scroll (pauses)"), k.PageUp, withHelp(k.Bottom, "G/end", "live"), k.Pause, k.Filter, k.Open, k.Copy}
 }
 
 // Editing reports whether the filter input has the keyboard.
@@ -75,10 +91,11 @@ func (f *feedPane) Update(msg tea.Msg) tea.Cmd {
 		f.dropped = msg.Dropped
 		for i := range msg.Records {
 			r := &msg.Records[i]
-			f.all.Push(*r)
+			fr := feedRec{TapRecord: *r, ahead: f.ctx.Ahead}
+			f.all.Push(fr)
 			ok := f.keep(r)
 			if ok && f.matched != nil {
-				f.matched.Push(*r)
+				f.matched.Push(fr)
 			}
 			if ok && f.paused {
 				f.newCount++
@@ -100,6 +117,10 @@ func (f *feedPane) Update(msg tea.Msg) tea.Cmd {
 			f.scroll(-f.visible())
 		case key.Matches(msg, k.PageDown):
 			f.scroll(f.visible())
+		case key.Matches(msg, k.Top):
+			f.scroll(-f.n())
+		case key.Matches(msg, k.Bottom):
+			f.Resume()
 		case key.Matches(msg, k.Copy):
 			if r, ok := f.Selected(); ok {
 				return copyRecord(f.ctx.copy, r)
@@ -130,23 +151,39 @@ func (f *feedPane) editKey(msg tea.KeyMsg) tea.Cmd {
 		f.editing = false
 		f.input.Blur()
 		return nil
+	case msg.Type == tea.KeyUp, msg.Type == tea.KeyDown:
+		// Only the arrows: k and j are letters of a filter.
+		if msg.Type == tea.KeyUp {
+			f.hist = max(0, f.hist-1)
+		} else {
+			f.hist = min(len(f.history), f.hist+1)
+		}
+		if f.hist < len(f.history) {
+			f.input.SetValue(f.history[f.hist])
+		} else {
+			f.input.SetValue("")
+		}
+		f.input.CursorEnd()
+		return nil
 	}
 	var cmd tea.Cmd
 	f.input, cmd = f.input.Update(msg)
 	return cmd
 }
 
-// StartFilter opens the filter input with the current filter in it.
+// StartFilter opens the filter input empty; ↑ recalls earlier filters.
 func (f *feedPane) StartFilter() tea.Cmd {
 	f.editing = true
-	if f.filter != nil {
-		f.input.SetValue(f.filter.raw)
-	} else {
-		f.input.SetValue("")
-	}
-	f.input.CursorEnd()
+	f.input.SetValue("")
+	f.hist = len(f.history)
 	return f.input.Focus()
 }
+
+// Filtered reports whether a filter is applied.
+func (f *feedPane) Filtered() bool { return f.filter != nil }
+
+// ClearFilter removes the applied filter.
+func (f *feedPane) ClearFilter() { f.apply("") }
 
 // apply installs a filter; an invalid one keeps the old filter and says
 // why in the title. An empty one clears the filter.
@@ -162,6 +199,12 @@ func (f *feedPane) apply(text string) {
 		return
 	}
 	f.filter, f.errText = nf, ""
+	if n := len(f.history); n == 0 || f.history[n-1] != text {
+		f.history = append(f.history, text)
+		if len(f.history) > 50 {
+			f.history = f.history[1:]
+		}
+	}
 	f.rematch()
 }
 
@@ -193,12 +236,12 @@ func (f *feedPane) rematch() {
 		return
 	}
 	if f.matched == nil {
-		f.matched = newRing[engine.TapRecord](f.all.Cap())
+		f.matched = newRing[feedRec](f.all.Cap())
 	} else {
 		f.matched.Reset()
 	}
 	for i := 0; i < f.all.Len(); i++ {
-		if r := f.all.At(i); f.keep(r) {
+		if r := f.all.At(i); f.keep(&r.TapRecord) {
 			f.matched.Push(*r)
 		}
 	}
@@ -214,7 +257,7 @@ func (f *feedPane) refreeze() {
 }
 
 // source is the live list the feed shows: the filtered ring or all.
-func (f *feedPane) source() *ring[engine.TapRecord] {
+func (f *feedPane) source() *ring[feedRec] {
 	if f.matched != nil {
 		return f.matched
 	}
@@ -241,7 +284,8 @@ func (f *feedPane) TogglePause() {
 	f.clamp()
 }
 
-// scroll moves the selection; moving while live pauses first.
+// scroll moves the selection; moving while live pauses first, and moving
+// down past the newest record resumes the live feed.
 func (f *feedPane) scroll(d int) {
 	if !f.paused {
 		if d > 0 {
@@ -249,8 +293,32 @@ func (f *feedPane) scroll(d int) {
 		}
 		f.freeze()
 	}
+	if d > 0 && f.cursor >= len(f.frozen)-1 {
+		f.Resume()
+		return
+	}
 	f.cursor = max(0, min(len(f.frozen)-1, f.cursor+d))
 	f.clamp()
+}
+
+// clickLine selects the record on line row of the box, pausing the feed.
+func (f *feedPane) clickLine(row int) {
+	i := f.offset + row
+	if row < 0 || i >= f.n() {
+		return
+	}
+	if !f.paused {
+		f.freeze()
+	}
+	f.cursor = i
+	f.clamp()
+}
+
+// Resume returns to the live feed at the newest record.
+func (f *feedPane) Resume() {
+	if f.paused {
+		f.TogglePause()
+	}
 }
 
 // n and at read the list on screen: frozen while paused, live otherwise.
@@ -261,7 +329,7 @@ func (f *feedPane) n() int {
 	return f.source().Len()
 }
 
-func (f *feedPane) at(i int) *engine.TapRecord {
+func (f *feedPane) at(i int) *feedRec {
 	if f.paused {
 		return &f.frozen[i]
 	}
@@ -270,9 +338,14 @@ func (f *feedPane) at(i int) *engine.TapRecord {
 
 // Selected returns the selected record: the newest while live.
 func (f *feedPane) Selected() (engine.TapRecord, bool) {
+	r, ok := f.selected()
+	return r.TapRecord, ok
+}
+
+func (f *feedPane) selected() (feedRec, bool) {
 	n := f.n()
 	if n == 0 {
-		return engine.TapRecord{}, false
+		return feedRec{}, false
 	}
 	i := n - 1
 	if f.paused {
@@ -323,6 +396,9 @@ func (f *feedPane) title() string {
 	if f.dropped > 0 {
 		b.WriteString(" · " + commas(int64(f.dropped)) + " dropped")
 	}
+	if a := f.ctx.Ahead; a > 0 {
+		b.WriteString(" · your clock; engine " + lapse(a))
+	}
 	// In the compact layout the other panes hide behind tab: say so while
 	// there is room.
 	const hint = " ─ [tab: producers · consumers · events]"
@@ -370,7 +446,7 @@ func (f *feedPane) View() string {
 }
 
 // line renders one record in fixed columns; the data preview takes the rest.
-func (f *feedPane) line(r *engine.TapRecord, cw int, selected bool) string {
+func (f *feedPane) line(r *feedRec, cw int, selected bool) string {
 	st := f.ctx.Styles
 	var b strings.Builder
 	b.Grow(cw * 2)
@@ -379,7 +455,7 @@ func (f *feedPane) line(r *engine.TapRecord, cw int, selected bool) string {
 	} else {
 		b.WriteString("  ")
 	}
-	b.WriteString(st.Faint.S(r.ApproximateArrivalTimestamp.Format("15:04:05.000")))
+	b.WriteString(st.Faint.S(r.shownAt().Format("15:04:05.000")))
 	used := 2 + 12
 	if cw >= 90 {
 		// Full shard IDs only when the data keeps room to be read.

@@ -318,3 +318,44 @@ func TestFeedRingIsBounded(t *testing.T) {
 		t.Errorf("drops not shown:\n%s", h.m.feed.View())
 	}
 }
+
+// TestFilterStartsEmptyRecallsAndClears checks issue 11's filter: / opens
+// an empty input (typing does not append to the old filter), ↑ recalls
+// earlier filters, and esc clears an applied one.
+func TestFilterStartsEmptyRecallsAndClears(t *testing.T) {
+	h := newHarness(t, 120, 40)
+	h.press("/")
+	h.typeText("sensor-0042")
+	h.press("enter", "/")
+	if v := h.m.feed.input.Value(); v != "" {
+		t.Fatalf("/ reopened with %q, want empty", v)
+	}
+	h.typeText("re:user-1[0-9]$")
+	h.press("enter")
+	if got := h.m.feed.filter.raw; got != "re:user-1[0-9]$" {
+		t.Fatalf("filter %q, want the new one alone", got)
+	}
+	h.press("/", "up")
+	if v := h.m.feed.input.Value(); v != "re:user-1[0-9]$" {
+		t.Fatalf("↑ recalled %q", v)
+	}
+	h.press("up")
+	if v := h.m.feed.input.Value(); v != "sensor-0042" {
+		t.Fatalf("↑↑ recalled %q", v)
+	}
+	h.press("down", "down")
+	if v := h.m.feed.input.Value(); v != "" {
+		t.Fatalf("↓↓ left %q, want the empty new line", v)
+	}
+	h.press("esc") // closes the input, keeps the filter
+	if !h.m.feed.Filtered() || h.m.feed.Editing() {
+		t.Fatalf("esc in the input: filtered %v, editing %v", h.m.feed.Filtered(), h.m.feed.Editing())
+	}
+	h.press("esc")
+	if h.m.feed.Filtered() {
+		t.Fatal("esc did not clear the applied filter")
+	}
+	if v := h.view(); strings.Contains(v, "filter:") || !strings.Contains(v, "filter cleared") {
+		t.Errorf("screen after esc:\n%s", v)
+	}
+}

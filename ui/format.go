@@ -236,6 +236,28 @@ func age(d time.Duration) string {
 	return strconv.Itoa(int(d/(24*time.Hour))) + "d"
 }
 
+// lapse writes how far the engine's clock runs ahead, exactly: "+1h",
+// "+6h", "+1h30m", "+2d 3h".
+func lapse(d time.Duration) string {
+	d = d.Round(time.Minute)
+	days, h, m := d/(24*time.Hour), d%(24*time.Hour)/time.Hour, d%time.Hour/time.Minute
+	var b strings.Builder
+	b.WriteByte('+')
+	if days > 0 {
+		b.WriteString(strconv.Itoa(int(days)) + "d")
+		if h > 0 || m > 0 {
+			b.WriteByte(' ')
+		}
+	}
+	if h > 0 {
+		b.WriteString(strconv.Itoa(int(h)) + "h")
+	}
+	if m > 0 || d == 0 {
+		b.WriteString(strconv.Itoa(int(m)) + "m")
+	}
+	return b.String()
+}
+
 // retention writes a retention period the way people say it: 24h, 48h, 7d.
 func retention(hours int) string {
 	if hours <= 48 || hours%24 != 0 {

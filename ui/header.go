@@ -72,8 +72,8 @@ var squeeze = []struct {
 	id   string
 	drop bool
 }{
-	{"where", true}, {"enc", false}, {"ro", false}, {"reads", false}, {"thr", false}, {"ret", false}, {"limits", true}, {"sync", true}, {"out", true}, {"em", false}, {"rec", false}, {"warm", false},
-	{"shards", false}, {"in", false}, {"rec", true}, {"up", true}, {"ret", true}, {"cap", false}, {"alt", false}, {"cost", false},
+	{"where", true}, {"enc", false}, {"ro", false}, {"reads", false}, {"thr", false}, {"ret", false}, {"limits", true}, {"sync", true}, {"em", false}, {"rec", false}, {"warm", false},
+	{"shards", false}, {"in", false}, {"rec", true}, {"out", true}, {"up", true}, {"ret", true}, {"cap", false}, {"alt", false}, {"cost", false},
 	{"mode", false}, {"scale", false}, {"streams", false}, {"shards", true}, {"em", true}, {"warm", true}, {"lapse", false}, {"brand", false},
 	{"lapse", true}, {"status", true}, {"in", true}, {"alt", true}, {"scale", true}, {"streams", true},
 	{"cap", true}, {"cost", true}, {"mode", true}, {"enc", true}, {"reads", true},
@@ -151,14 +151,18 @@ func (h *headerPane) render() string {
 			fitRight(commas(r.RecordsIn), 6) + " rec/s"
 		inShort := "in " + fitRight(strconv.FormatFloat(float64(r.BytesIn)/1e6, 'f', 1, 64), 4) + " MB/s"
 		left = append(left, segment{id: "in", full: in, short: inShort})
-		out := "out " + fitRight(strconv.FormatFloat(float64(r.BytesOut)/1e6, 'f', 2, 64), 5) + " MB/s"
+		// Out is every read: shared (GetRecords) and enhanced fan-out.
+		out := "out " + fitRight(strconv.FormatFloat(float64(r.BytesOut+s.FanOut.BytesOut)/1e6, 'f', 2, 64), 5) + " MB/s"
 		left = append(left, segment{id: "out", full: out, short: out})
 		tp := paint{}
 		if r.WriteThrottled > 0 {
 			tp = st.Warn
 		}
+		// Every refused attempt counts, a retried record each time it is
+		// refused again: the producers pane splits them into retries and
+		// records given up.
 		thr := fitRight(count(r.WriteThrottled), 5) + "/s"
-		left = append(left, segment{id: "thr", full: "throttled " + thr, short: "thr " + thr, paint: tp})
+		left = append(left, segment{id: "thr", full: "rejected " + thr, short: "rej " + thr, paint: tp})
 	}
 
 	if why := c.Snap.WriteBlocked; why != "" {
@@ -189,9 +193,9 @@ func (h *headerPane) render() string {
 	var right []segment
 	if s != nil && !c.Snap.At.IsZero() {
 		// Time-lapse moves the engine clock ahead of ours: say by how much.
-		if ahead := c.Snap.At.Sub(c.At); ahead >= time.Minute {
-			l := age(ahead)
-			right = append(right, segment{id: "lapse", full: "engine +" + l, short: "+" + l, paint: st.Accent})
+		if c.Ahead > 0 {
+			l := lapse(c.Ahead)
+			right = append(right, segment{id: "lapse", full: "engine " + l, short: l, paint: st.Accent})
 		}
 	}
 	right = append(right, segment{id: "live", full: fit(live, 8), short: fit(live, 8), paint: lp})

@@ -1,10 +1,12 @@
 package ui
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
 )
 
@@ -19,6 +21,30 @@ type helpGroup struct {
 type helpView struct {
 	ctx   *Context
 	model help.Model
+	// offset is the first line shown; the help scrolls when it is taller
+	// than the screen. last is the largest useful offset of the last frame.
+	offset, last int
+}
+
+// Scroll moves the help on ↑/↓, pgup/pgdn, home, end/G.
+func (h *helpView) Scroll(msg tea.KeyMsg) {
+	k := h.ctx.Keys
+	page := max(1, h.ctx.Height-5)
+	switch {
+	case key.Matches(msg, k.Up):
+		h.offset--
+	case key.Matches(msg, k.Down):
+		h.offset++
+	case key.Matches(msg, k.PageUp):
+		h.offset -= page
+	case key.Matches(msg, k.PageDown):
+		h.offset += page
+	case key.Matches(msg, k.Top):
+		h.offset = 0
+	case key.Matches(msg, k.Bottom):
+		h.offset = h.last
+	}
+	h.offset = max(0, min(h.offset, h.last))
 }
 
 func newHelpView(ctx *Context) *helpView {
@@ -47,10 +73,11 @@ func (h *helpView) groups() []helpGroup {
 		up = "scroll events"
 	}
 	nav := helpGroup{"navigate", []key.Binding{
-		withHelp(k.Up, "↑/k ↓/j", up), withHelp(k.PageUp, "pgup/pgdn", "page"), k.NextPane, k.PrevPane,
+		withHelp(k.Up, "↑/k ↓/j", up), withHelp(k.PageUp, "pgup/pgdn", "page"), withHelp(k.Bottom, "home/G/end", "top / bottom (feed: live)"),
+		withHelp(k.Up, "mouse", "wheel scrolls, click selects"), k.NextPane, k.PrevPane,
 	}}
 	load := helpGroup{"load experiments", []key.Binding{
-		k.RateUp, k.RateDown, k.Burst, k.Toggle, k.Skew, k.Aggregate, k.Split, k.Merge, k.RetentionUp, k.RetentionDown, k.TimeLapse, k.Mode,
+		k.RateUp, k.RateDown, k.Burst, k.Toggle, k.Skew, k.Aggregate, k.Split, k.Merge, k.RetentionUp, k.RetentionDown, k.TimeLapse, k.TimeLapseLong, k.Mode,
 	}}
 	cons := helpGroup{"consumers", []key.Binding{k.AddPolling, k.RemovePolling, k.AddFanOut, k.RemoveFanOut, k.StopWorker}}
 	feed := helpGroup{"feed", []key.Binding{k.Pause, k.Filter, k.Open, k.Copy, withHelp(k.Close, "esc", "close detail/filter")}}
@@ -135,15 +162,53 @@ func (h *helpView) Full(w, h2 int) string {
 		"write gauges show the nearer per-shard limit (1,000 records/s or 1 MiB/s) and say which: \"rec\" or \"MB\"",
 	)
 	for _, note := range notes {
-		wrapped := strings.Split(ansi.Wrap(note, cw, ""), "\n")
-		if len(lines)+len(wrapped) > h2-2 {
-			break
-		}
-		for _, l := range wrapped {
+		for _, l := range strings.Split(ansi.Wrap(note, cw, ""), "\n") {
 			lines = append(lines, st.Faint.S(l))
 		}
 	}
-	return box(st, "Help · focus: "+h.ctx.Focus.String()+" · ? or esc to close", lines, w, h2, true)
+	lines = append(lines, "", st.Accent.S("glossary"))
+	for _, g := range glossary {
+		for i, l := range strings.Split(ansi.Wrap(st.Bold.S(g[0])+"  "+g[1], cw-2, ""), "\n") {
+			if i > 0 {
+				l = "  " + l
+			}
+			lines = append(lines, l)
+		}
+	}
+	vis := max(1, h2-2)
+	h.last = max(0, len(lines)-vis)
+	off := min(h.offset, h.last)
+	title := "Help · focus: " + h.ctx.Focus.String() + " · ? esc q close"
+	if h.last > 0 {
+		title += " · ↑↓ pgup/pgdn scroll " + strconv.Itoa(min(100, (off+vis)*100/len(lines))) + "%"
+	}
+	return box(st, title, lines[off:], w, h2, true)
+}
+
+// glossary explains every term the console shows, one line each.
+var glossary = [][2]string{
+	{"rej/s", "write attempts a shard refused in the last second (over 1,000 records/s or 1 MiB/s); a record retried and refused again counts again, so it can exceed what producers offer"},
+	{"rej = retry + gave up", "a producer's refused records: each is sent again (retry) or dropped once its attempts run out (gave up)"},
+	{"rec / MB gauge", "a shard's writes against the nearer of its two limits: 1,000 records/s (rec) or 1 MiB/s (MB); amber at 70 %, red at 90 %"},
+	{"read", "what consumers read from a shard per second: shared GetRecords reads plus enhanced fan-out pushes"},
+	{"capacity", "the last second's writes as a share of the open shards' write capacity"},
+	{"PROV / OD", "capacity modes: PROVISIONED pays per shard-hour, busy or not; ON_DEMAND pays per GB (each record rounded up to 1 KiB) and adds shards itself"},
+	{"oldest", "age of a shard's oldest record against the retention period; past it the record is trimmed"},
+	{"lag", "how long before the newest record in a shard arrived the last record an application read; it grows while nobody reads the shard"},
+	{"behind", "records an application has yet to read, from its checkpoint to the newest record"},
+	{"iterator age", "CloudWatch's name for lag: GetRecords.IteratorAgeMilliseconds, the age of the record a reader is at"},
+	{"N/M ✓", "shards an application is caught up on (under a second behind) or has read to their end, of those it knows"},
+	{"leases", "which worker reads which shard; a worker renews its leases, and a stopped worker's leases expire and move with their checkpoints"},
+	{"free", "a lease no worker holds: its shard waits for a worker"},
+	{"checkpoint", "the last record an application processed in a shard: a sequence number, TRIM_HORIZON, LATEST or SHARD_END"},
+	{"TRIM_HORIZON", "the oldest record still held: where a shard without a checkpoint is read from"},
+	{"LATEST", "just after the newest record: reading starts with the next one written"},
+	{"SHARD_END", "a closed shard (split or merged) read to its end; its children are read next, so per-key order holds"},
+	{"thr/s (consumers)", "reads refused per second: polling applications share each shard's 5 GetRecords calls/s and 2 MiB/s"},
+	{"polling / fan-out", "GetRecords readers share a shard's read limits; each enhanced fan-out consumer gets its own 2 MiB/s per shard"},
+	{"hot key", "one partition key carrying half a shard's write limit or more, counted in the feed; all its records go to one shard, so no split can spread it"},
+	{"KPL", "aggregation: many user records packed into one Kinesis record; consumers unpack them"},
+	{"engine +Nh", "a time-lapse (T, ctrl+t): the engine's clock runs N hours ahead, so records age and retention trims; rates and cost keep the wall clock"},
 }
 
 // Short renders the one-line help for the given bindings in w cells. The

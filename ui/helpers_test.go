@@ -105,6 +105,7 @@ func keyMsg(k string) tea.KeyMsg {
 		"up": tea.KeyUp, "down": tea.KeyDown, "tab": tea.KeyTab, "shift+tab": tea.KeyShiftTab,
 		"enter": tea.KeyEnter, "esc": tea.KeyEsc, "pgup": tea.KeyPgUp, "pgdown": tea.KeyPgDown,
 		"space": tea.KeySpace, "ctrl+c": tea.KeyCtrlC, "backspace": tea.KeyBackspace,
+		"ctrl+t": tea.KeyCtrlT, "end": tea.KeyEnd, "home": tea.KeyHome,
 	}
 	if t, ok := named[k]; ok {
 		return tea.KeyMsg{Type: t}

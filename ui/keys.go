@@ -8,6 +8,7 @@ type KeyMap struct {
 	// navigate
 	Up, Down         key.Binding
 	PageUp, PageDown key.Binding
+	Top, Bottom      key.Binding // the oldest / the newest (the live feed)
 	NextPane         key.Binding
 	PrevPane         key.Binding
 
@@ -23,6 +24,7 @@ type KeyMap struct {
 	RetentionUp   key.Binding
 	RetentionDown key.Binding
 	TimeLapse     key.Binding
+	TimeLapseLong key.Binding // six hours at once
 	Mode          key.Binding // capacity mode PROVISIONED ↔ ON_DEMAND
 
 	// consumers
@@ -53,6 +55,8 @@ func DefaultKeyMap() KeyMap {
 		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
 		PageUp:   key.NewBinding(key.WithKeys("pgup"), key.WithHelp("pgup", "page up")),
 		PageDown: key.NewBinding(key.WithKeys("pgdown"), key.WithHelp("pgdn", "page down")),
+		Top:      key.NewBinding(key.WithKeys("home"), key.WithHelp("home", "top")), // g is KPL aggregation
+		Bottom:   key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G/end", "bottom (feed: live)")),
 		NextPane: key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
 		PrevPane: key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous pane")),
 
@@ -67,6 +71,8 @@ func DefaultKeyMap() KeyMap {
 		RetentionUp:   key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "retention up")),
 		RetentionDown: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "retention down")),
 		TimeLapse:     key.NewBinding(key.WithKeys("T"), key.WithHelp("T", "time-lapse +1h")),
+		// A terminal sends shift+t as T, so the long step takes ctrl.
+		TimeLapseLong: key.NewBinding(key.WithKeys("ctrl+t"), key.WithHelp("ctrl+t", "time-lapse +6h")),
 		Mode:          key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "capacity mode prov ↔ on-demand")),
 
 		AddPolling:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add polling")),

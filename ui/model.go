@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/spinner"
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/x/ansi"
 )
 
 // Minimum terminal size; below it the console says so instead of drawing.
@@ -42,6 +43,7 @@ type Model struct {
 	cost      *costPane
 	help      *helpView
 	detail    *detailView // nil unless a record is open
+	hot       *hotKeys
 
 	showHelp bool
 	lay      layout
@@ -104,6 +106,7 @@ func New(b Backend, opts Options) Model {
 		events:    newEvents(ctx),
 		cost:      newCost(ctx),
 		help:      newHelpView(ctx),
+		hot:       &hotKeys{},
 		pending:   map[int]string{},
 		spin:      spinner.New(spinner.WithSpinner(spinner.MiniDot), spinner.WithStyle(styles.Spinner)),
 	}
@@ -172,6 +175,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, m.onData(msg)
 	case actionDoneMsg:
 		delete(m.pending, msg.ID)
+		if name, ok := strings.CutPrefix(msg.Label, "remove "); ok && msg.Err != nil {
+			m.consumers.markRemoving(name, false) // still there: A may pick it again
+		}
 		if msg.Err != nil {
 			m.report("error", msg.Err.Error(), true)
 		} else {
@@ -194,6 +200,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case tea.KeyMsg:
 		return m.onKey(msg)
+	case tea.MouseMsg:
+		return m, m.onMouse(msg)
 	}
 	// anything else (the text input's cursor) belongs to the feed
 	return m, m.feed.Update(msg)
@@ -206,6 +214,12 @@ func (m *Model) onData(msg dataMsg) tea.Cmd {
 	c.Producers, c.Consumers = msg.Producers, msg.Consumers
 	c.Attach = msg.Attach
 	c.At = c.Now()
+	c.Ahead = 0
+	if !c.Snap.At.IsZero() {
+		if a := c.Snap.At.Sub(c.At).Round(time.Minute); a > 0 {
+			c.Ahead = a
+		}
+	}
 	c.Ticks++
 	news := m.followStream()
 	for _, p := range []pane{m.shards, m.feed, m.producers, m.consumers, m.events} {
@@ -213,6 +227,9 @@ func (m *Model) onData(msg dataMsg) tea.Cmd {
 	}
 	if news != "" {
 		m.events.Add(eventLine{At: c.Now(), Kind: "watch", Text: news})
+	}
+	for _, text := range m.hot.observe(msg.Records, c.StreamName, c.At) {
+		m.events.Add(eventLine{At: c.At, Kind: "hot key", Text: text})
 	}
 	if m.shardRows() != m.lay.shardRow || m.prodRows() != m.lay.prodRows {
 		m.resize(c.Width, c.Height)
@@ -266,24 +283,25 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	if m.feed.Editing() {
 		return m, m.feed.Update(msg)
 	}
+	// q closes an overlay, as esc does: quitting from a view one opened
+	// to read surprises.
 	if m.showHelp {
 		switch {
-		case key.Matches(msg, k.Quit):
-			return m, tea.Quit
-		case key.Matches(msg, k.Help), key.Matches(msg, k.Close):
+		case key.Matches(msg, k.Help), key.Matches(msg, k.Close), key.Matches(msg, k.Quit):
 			m.showHelp = false
+		default:
+			m.help.Scroll(msg)
 		}
 		return m, nil
 	}
 	if m.detail != nil {
 		switch {
-		case key.Matches(msg, k.Quit):
-			return m, tea.Quit
-		case key.Matches(msg, k.Close), key.Matches(msg, k.Open):
+		case key.Matches(msg, k.Close), key.Matches(msg, k.Open), key.Matches(msg, k.Quit):
 			m.detail = nil
 			return m, nil
 		case key.Matches(msg, k.Help):
 			m.showHelp = true
+			m.help.offset = 0
 			return m, nil
 		}
 		return m, m.detail.Update(msg)
@@ -294,6 +312,7 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, tea.Quit
 	case key.Matches(msg, k.Help):
 		m.showHelp = true
+		m.help.offset = 0
 		return m, nil
 	case key.Matches(msg, k.NextPane):
 		m.ctx.Focus = (m.ctx.Focus + 1) % paneCount
@@ -310,14 +329,18 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.NextStream):
 		return m, m.nextStream()
 	case key.Matches(msg, k.Close):
+		if m.feed.Filtered() {
+			m.feed.ClearFilter()
+			return m, flash("filter cleared", false)
+		}
 		return m, nil
 	}
 	if cmd, ok := m.loadKey(msg); ok {
 		return m, cmd
 	}
 	if m.ctx.Focus == paneFeed && key.Matches(msg, k.Open) {
-		if r, ok := m.feed.Selected(); ok {
-			m.detail = newDetail(m.ctx, r)
+		if r, ok := m.feed.selected(); ok {
+			m.detail = newDetail(m.ctx, r.TapRecord, r.ahead)
 			m.detail.SetSize(m.ctx.Width, m.lay.bodyH)
 		}
 		return m, nil
@@ -431,13 +454,143 @@ func (m Model) tooSmall() string {
 	c := m.ctx
 	w, h := max(1, c.Width), max(1, c.Height)
 	msg := fmt.Sprintf("terminal too small (need ≥ %d×%d, have %d×%d)", MinWidth, MinHeight, c.Width, c.Height)
+	// Wrapped, never cut: the sizes are the point.
+	text := strings.Split(ansi.Wrap(msg, w, ""), "\n")
+	text = append(text, c.Styles.Faint.S("q quits"))
 	lines := make([]string, h)
 	for i := range lines {
 		lines[i] = spaces(w)
 	}
-	lines[h/2] = center(msg, w)
-	if h/2+1 < h {
-		lines[h/2+1] = center(c.Styles.Faint.S("q quits"), w)
+	top := max(0, (h-len(text))/2)
+	for i, t := range text {
+		if top+i < h {
+			lines[top+i] = center(t, w)
+		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// wheelLines is how far one notch of the mouse wheel scrolls.
+const wheelLines = 3
+
+// onMouse scrolls the pane under the pointer with the wheel, and a left
+// click focuses the pane and selects the line under it.
+func (m *Model) onMouse(msg tea.MouseMsg) tea.Cmd {
+	if m.lay.tooSmall || m.feed.Editing() {
+		return nil
+	}
+	if m.showHelp || m.detail != nil {
+		up := tea.KeyMsg{Type: tea.KeyUp}
+		down := tea.KeyMsg{Type: tea.KeyDown}
+		var k tea.KeyMsg
+		switch msg.Button {
+		case tea.MouseButtonWheelUp:
+			k = up
+		case tea.MouseButtonWheelDown:
+			k = down
+		default:
+			return nil
+		}
+		for i := 0; i < wheelLines; i++ {
+			if m.showHelp {
+				m.help.Scroll(k)
+			} else {
+				m.detail.Update(k)
+			}
+		}
+		return nil
+	}
+	id, row, ok := m.paneAt(msg.X, msg.Y)
+	if !ok {
+		return nil
+	}
+	switch {
+	case msg.Button == tea.MouseButtonWheelUp || msg.Button == tea.MouseButtonWheelDown:
+		d := wheelLines
+		if msg.Button == tea.MouseButtonWheelUp {
+			d = -d
+		}
+		m.scrollPane(id, d)
+	case msg.Button == tea.MouseButtonLeft && msg.Action == tea.MouseActionPress:
+		m.ctx.Focus = id
+		if row >= 0 {
+			m.clickRow(id, row)
+		}
+	}
+	return nil
+}
+
+// paneAt finds the pane at a screen cell and the line inside its box (0
+// is the first line under the top border; -1 on a border).
+func (m *Model) paneAt(x, y int) (paneID, int, bool) {
+	l := m.lay
+	top := 1 // under the header
+	inside := func(y0, h int) int {
+		if r := y - y0 - 1; r >= 0 && r < h-2 {
+			return r
+		}
+		return -1
+	}
+	switch {
+	case y < top || y >= top+l.bodyH:
+		return 0, 0, false
+	case y < top+l.topH:
+		if l.wide && x >= l.leftW {
+			return paneProducers, inside(top, l.topH), true
+		}
+		return paneShards, inside(top, l.topH), true
+	case y < top+l.topH+l.midH:
+		y0 := top + l.topH
+		if !l.wide {
+			slot := m.ctx.Focus
+			if slot == paneShards {
+				slot = paneFeed
+			}
+			return slot, inside(y0, l.midH), true
+		}
+		if x < l.leftW {
+			return paneFeed, inside(y0, l.midH), true
+		}
+		if y < y0+l.midH-l.costH {
+			return paneConsumers, inside(y0, l.midH-l.costH), true
+		}
+		return 0, 0, false // the cost box takes no input
+	case l.wide:
+		return paneEvents, inside(top+l.topH+l.midH, l.evH), true
+	}
+	return 0, 0, false
+}
+
+// scrollPane moves a pane's selection or view by d lines.
+func (m *Model) scrollPane(id paneID, d int) {
+	switch id {
+	case paneShards:
+		m.shards.move(d)
+	case paneFeed:
+		m.feed.scroll(d)
+	case paneProducers:
+		m.producers.move(d)
+	case paneConsumers:
+		m.consumers.move(d)
+	case paneEvents:
+		m.events.scroll(d)
+	}
+}
+
+// clickRow selects what is drawn on line row of a pane's box.
+func (m *Model) clickRow(id paneID, row int) {
+	switch id {
+	case paneShards:
+		if i := m.shards.offset + row - 1; row >= 1 && i < len(m.shards.order) { // line 0 holds the column titles
+			m.shards.move(i - max(0, m.shards.selIndex()))
+		}
+	case paneProducers:
+		if i := m.producers.offset + row/m.producers.linesPer(); i < len(m.ctx.Producers) {
+			m.producers.move(i - max(0, m.producers.index()))
+		}
+	case paneFeed:
+		m.feed.clickLine(row)
+	case paneConsumers:
+		m.consumers.clickLine(row)
+	}
 }

@@ -407,6 +407,11 @@ func TestTooSmall(t *testing.T) {
 	if !strings.Contains(v, "terminal too small (need ≥ 60×16, have 50×10)") {
 		t.Errorf("no too-small message:\n%s", v)
 	}
+	// Narrower than the sentence, it wraps: nothing is cut.
+	h.send(tea.WindowSizeMsg{Width: 40, Height: 10})
+	if v := strings.Join(strings.Fields(h.view()), " "); !strings.Contains(v, "terminal too small (need ≥ 60×16, have 40×10)") || !strings.Contains(v, "q quits") {
+		t.Errorf("too-small message at 40×10 is cut:\n%s", h.view())
+	}
 	h.send(tea.WindowSizeMsg{Width: 59, Height: 30})
 	if v := h.view(); !strings.Contains(v, "have 59×30") {
 		t.Errorf("no too-small message at 59×30:\n%s", v)

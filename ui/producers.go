@@ -42,6 +42,14 @@ func (p *producersPane) Update(msg tea.Msg) tea.Cmd {
 			p.move(-1)
 		case key.Matches(msg, k.Down):
 			p.move(1)
+		case key.Matches(msg, k.PageUp):
+			p.move(-max(1, (p.h-2)/p.linesPer()))
+		case key.Matches(msg, k.PageDown):
+			p.move(max(1, (p.h-2)/p.linesPer()))
+		case key.Matches(msg, k.Top):
+			p.move(-len(p.ctx.Producers))
+		case key.Matches(msg, k.Bottom):
+			p.move(len(p.ctx.Producers))
 		}
 	}
 	return nil
@@ -115,7 +123,7 @@ func (p *producersPane) View() string {
 //
 //	▸ clickstream          ON   zipf      KPL BURST
 //	  rate   800/s  actual   792/s  sent 96.1k
-//	  thr   410  retry   402  given up     0
+//	  rej   410 = retry   402 + gave up    8
 func (p *producersPane) entry(v *ProducerView, cw int, selected bool) []string {
 	st := p.ctx.Styles
 	var b strings.Builder
@@ -155,8 +163,9 @@ func (p *producersPane) entry(v *ProducerView, cw int, selected bool) []string {
 	}
 	out := []string{b.String()}
 
-	counts := "thr " + fitRight(count(v.Throttled), 5) + "  retry " + fitRight(count(v.Retried), 5) +
-		"  given up " + fitRight(count(v.GivenUp), 5)
+	// Each rejected attempt is either retried or given up: the figures add up.
+	counts := "rej " + fitRight(count(v.Throttled+v.Failed), 5) + " = retry " + fitRight(count(v.Retried), 5) +
+		" + gave up " + fitRight(count(v.GivenUp), 4)
 	if v.Throttled > 0 || v.GivenUp > 0 {
 		counts = st.Warn.S(counts)
 	}

@@ -46,7 +46,9 @@ func Run(b Backend, opts Options) (err error) {
 		}
 	}()
 
-	if _, err := tea.NewProgram(m, tea.WithAltScreen()).Run(); err != nil {
+	// Cell motion reports clicks and the wheel (and drags), not every move
+	// of the pointer; shift+drag still selects text in most terminals.
+	if _, err := tea.NewProgram(m, tea.WithAltScreen(), tea.WithMouseCellMotion()).Run(); err != nil {
 		return fmt.Errorf("ui: %w", err)
 	}
 	return nil

@@ -85,7 +85,7 @@ func (p *shardsPane) SetSize(w, h int) {
 		cols = append(cols, column{kind: colRead, title: "read", w: 9, right: true})
 	}
 	cols = append(cols,
-		column{kind: colThr, title: "thr/s", w: 5, right: true},
+		column{kind: colThr, title: "rej/s", w: 5, right: true},
 		column{kind: colRecords, title: "records", w: 7, right: true},
 		column{kind: colOldest, title: oldTitle, w: oldW, right: true},
 		column{kind: colSpark},
@@ -142,7 +142,7 @@ func (p *shardsPane) SetSize(w, h int) {
 // HelpKeys returns the keys that act on the shards pane.
 func (p *shardsPane) HelpKeys() []key.Binding {
 	k := p.ctx.Keys
-	return []key.Binding{withHelp(k.Up, "↑/↓", "select shard"), k.Split, k.Merge, k.RetentionUp, k.RetentionDown, k.TimeLapse}
+	return []key.Binding{withHelp(k.Up, "↑/↓", "select shard"), k.Split, k.Merge, k.RetentionUp, k.RetentionDown, k.TimeLapse, k.TimeLapseLong}
 }
 
 // Update reorders the rows on new data and moves the selection on keys.
@@ -161,6 +161,10 @@ func (p *shardsPane) Update(msg tea.Msg) tea.Cmd {
 			p.move(-p.visible())
 		case key.Matches(msg, k.PageDown):
 			p.move(p.visible())
+		case key.Matches(msg, k.Top):
+			p.move(-len(p.order))
+		case key.Matches(msg, k.Bottom):
+			p.move(len(p.order))
 		}
 	}
 	return nil
@@ -401,7 +405,8 @@ func (p *shardsPane) row(s *engine.ShardSnapshot, spk []float64, top float64) st
 			case colGauge:
 				b.WriteString(p.gaugeCell(s))
 			case colRead:
-				b.WriteString(fitRight(mbps(s.Rate.BytesOut, 1), col.w))
+				// Shared and fan-out reads: everything read from the shard.
+				b.WriteString(fitRight(mbps(s.Rate.BytesOut+s.FanOut.BytesOut, 1), col.w))
 			case colThr:
 				t := fitRight(count(s.Rate.WriteThrottled), col.w)
 				if s.Rate.WriteThrottled > 0 {

@@ -54,10 +54,10 @@ func (m Model) shortKeys() []key.Binding {
 			key.NewBinding(key.WithKeys("/"), key.WithHelp("re:… /…/", "regex")),
 			key.NewBinding(key.WithKeys("!"), key.WithHelp("!…", "invert"))}
 	case m.showHelp:
-		return []key.Binding{withHelp(k.Help, "?/esc", "close help"), withHelp(k.Quit, "q", "quit")}
+		return []key.Binding{withHelp(k.Up, "↑↓ pgup/pgdn", "scroll"), withHelp(k.Help, "?/esc/q", "close help"), withHelp(k.ForceQuit, "ctrl+c", "quit")}
 	case m.detail != nil:
 		return []key.Binding{withHelp(k.Up, "↑↓", "scroll"), withHelp(k.Copy, "c", "copy data"),
-			withHelp(k.Close, "esc", "close"), withHelp(k.Quit, "q", "quit")}
+			withHelp(k.Close, "esc/q", "close"), withHelp(k.ForceQuit, "ctrl+c", "quit")}
 	case m.ctx.Focus == paneShards:
 		keys = []key.Binding{withHelp(k.Up, "↑↓", "shard"), withHelp(k.Split, "S", "split"), withHelp(k.Merge, "M", "merge"),
 			withHelp(k.Mode, "m", "mode"), withHelp(k.RetentionUp, "r/R", "retention"), withHelp(k.TimeLapse, "T", "+1h"),
