@@ -411,6 +411,8 @@ No store file is opened. See README, "Outgrowing the laptop".`,
 	fl.StringVar(&o.EFO, "efo", "", "read with SubscribeToShard through this fan-out consumer (registered if missing, deregistered on exit only then)")
 	fl.BoolVar(&o.Client.AllowWrites, "allow-writes", false, "allow reshards, retention, capacity mode and synthetic producers (each confirmed)")
 	fl.Float64Var(&o.MaxRate, "max-rate", 100, "with --allow-writes: most records/s all synthetic producers send together")
+	fl.StringVar(&o.LeaseTable, "lease-table", "", "a KCL application's lease table in DynamoDB: its workers, leases, checkpoints and lag in the consumers pane")
+	fl.StringVar(&o.DynamoDBEndpoint, "dynamodb-endpoint", "", "with --lease-table: a local DynamoDB (dynalite, DynamoDB Local); default AWS")
 	return cmd
 }
 

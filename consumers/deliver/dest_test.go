@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/shardscope/shardscope/api/remote/remotetest"
 	"github.com/shardscope/shardscope/consumers"
 )
 
@@ -43,10 +44,10 @@ func s3Objects(t testing.TB, d *S3) (lines []string, keys []string) {
 // prefix; while the server is down the batches wait and are retried, and
 // arrive once it is back.
 func TestS3GetsEveryRecordOnceAndWaitsOutAnOutage(t *testing.T) {
-	srv := startS3rver(t)
+	srv := remotetest.StartS3rver(t)
 	e := newEngine(t, 2)
 	ctx := context.Background()
-	dest, prefix, err := Open(ctx, "s3://firehose/clicks/", DestinationOptions{S3Endpoint: srv.url()})
+	dest, prefix, err := Open(ctx, "s3://firehose/clicks/", DestinationOptions{S3Endpoint: srv.URL()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,13 +57,13 @@ func TestS3GetsEveryRecordOnceAndWaitsOutAnOutage(t *testing.T) {
 	put(t, e, 0, 1000)
 	waitFor(t, "1,000 records in S3", func() bool { return d.Stats().Records >= 1000 }, func() string { return fmt.Sprintf("%+v", d.Stats()) })
 
-	srv.stop()
+	srv.Stop()
 	put(t, e, 1000, 1500)
 	waitFor(t, "failed deliveries while s3rver is down", func() bool { return d.Stats().Failures >= 2 }, func() string { return fmt.Sprintf("%+v", d.Stats()) })
 	if st := d.Stats(); st.Records != 1000 || st.Buffered == 0 {
 		t.Fatalf("while S3 is down: %+v", st)
 	}
-	srv.start()
+	srv.Start()
 	waitFor(t, "the waiting 500 delivered", func() bool { return d.Stats().Records >= 1500 }, func() string { return fmt.Sprintf("%+v", d.Stats()) })
 	lines, keys := s3Objects(t, s3d)
 	checkOnce(t, lines, 1500)

@@ -1,20 +1,16 @@
 package deliver
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // unavailable skips a test whose tool is missing, unless CI is "true":
@@ -35,120 +31,6 @@ func freePort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func waitListening(t testing.TB, what, addr string, logPath string) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("%s did not listen on %s within 60 s:\n%s", what, addr, b)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-var (
-	npmOnce sync.Once
-	npmDir  string
-	npmErr  error
-)
-
-// s3rverModules installs testdata/s3rver's pinned packages once per run.
-func s3rverModules(t testing.TB) string {
-	t.Helper()
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			unavailable(t, "%s not found (s3rver needs it): %v", tool, err)
-		}
-	}
-	npmOnce.Do(func() {
-		_, file, _, _ := runtime.Caller(0)
-		src := filepath.Join(filepath.Dir(file), "testdata", "s3rver")
-		npmDir, npmErr = os.MkdirTemp("", "shardscope-s3rver-")
-		if npmErr != nil {
-			return
-		}
-		for _, name := range []string{"package.json", "package-lock.json"} {
-			b, err := os.ReadFile(filepath.Join(src, name))
-			if err != nil {
-				npmErr = err
-				return
-			}
-			if npmErr = os.WriteFile(filepath.Join(npmDir, name), b, 0o644); npmErr != nil {
-				return
-			}
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error")
-		cmd.Dir = npmDir
-		cmd.Env = append(os.Environ(), "npm_config_update_notifier=false")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			npmErr = fmt.Errorf("npm ci in %s: %v\n%s", npmDir, err, out)
-		}
-	})
-	if npmErr != nil {
-		unavailable(t, "%v", npmErr)
-	}
-	return npmDir
-}
-
-// s3rverProc is a running s3rver that a test can stop and start again on
-// the same port and directory.
-type s3rverProc struct {
-	t       testing.TB
-	modules string
-	port    int
-	dir     string
-	cmd     *exec.Cmd
-	log     string
-}
-
-// startS3rver runs s3rver on plain HTTP on a loopback port (see
-// ../shared/docs/ecosystem.md §4 for its quirks) and returns it.
-func startS3rver(t testing.TB) *s3rverProc {
-	t.Helper()
-	s := &s3rverProc{t: t, modules: s3rverModules(t), port: freePort(t), dir: t.TempDir()}
-	s.log = filepath.Join(s.dir, "s3rver.log")
-	s.start()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *s3rverProc) url() string { return fmt.Sprintf("http://127.0.0.1:%d", s.port) }
-
-func (s *s3rverProc) start() {
-	s.t.Helper()
-	f, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	s.cmd = exec.Command("node", filepath.Join(s.modules, "node_modules", "s3rver", "bin", "s3rver.js"),
-		"--address", "127.0.0.1", "--port", strconv.Itoa(s.port), "--directory", filepath.Join(s.dir, "data"),
-		"--silent", "--configure-bucket", "firehose")
-	// Listing pages use DES tokens, refused by Node ≥ 17 without this.
-	s.cmd.Env = append(os.Environ(), "NODE_OPTIONS=--openssl-legacy-provider")
-	s.cmd.Stdout, s.cmd.Stderr = f, f
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
-	}
-	f.Close()
-	waitListening(s.t, "s3rver", fmt.Sprintf("127.0.0.1:%d", s.port), s.log)
-}
-
-func (s *s3rverProc) stop() {
-	if s.cmd != nil && s.cmd.Process != nil {
-		s.cmd.Process.Kill()
-		s.cmd.Wait()
-		s.cmd = nil
-	}
 }
 
 // pgServer is a PostgreSQL server of the test's own: initdb in a temp

@@ -50,6 +50,11 @@ type Config struct {
 	// ConfirmWithin is how long a write waits for its second key press;
 	// 0 means 10 s.
 	ConfirmWithin time.Duration
+	// LeaseTable names a KCL application's lease table in DynamoDB to
+	// show in the consumers pane (DynamoDBEndpoint for a local one, ""
+	// for AWS); read every LeaseInterval, 0 means 5 s.
+	LeaseTable, DynamoDBEndpoint string
+	LeaseInterval                time.Duration
 }
 
 func (c *Config) fill() {
@@ -104,6 +109,7 @@ type Backend struct {
 	problemAt time.Time
 	// fan-out: the consumer's ARN once ACTIVE, whether we registered it,
 	// and why reading fell back to polling ("" while it did not).
+	leases     *leaseWatch // nil without --lease-table
 	efoARN     string
 	registered bool
 	fallback   string
@@ -148,6 +154,11 @@ func (b *Backend) Start(ctx context.Context) error {
 	}
 	b.wg.Add(1)
 	go b.refreshLoop()
+	if b.cfg.LeaseTable != "" {
+		b.leases = newLeaseWatch(b.c, b.cfg)
+		b.wg.Add(1)
+		go b.leaseLoop()
+	}
 	return nil
 }
 

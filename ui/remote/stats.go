@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"github.com/shardscope/shardscope/consumers/kcl"
 	"time"
 
 	"github.com/shardscope/shardscope/engine"
@@ -59,7 +60,13 @@ type shardState struct {
 	lagMillis          int64
 	lastSeq            string
 	lastRead           time.Time
+	// recent are the newest records read (at most recentMarks), for the
+	// lag of a KCL lease's checkpoint.
+	recent []kcl.Mark
 }
+
+// recentMarks bounds the records kept per shard for lease-table lags.
+const recentMarks = 4096
 
 // account adds one read's records.
 func (s *shardState) account(now time.Time, recs []engine.Record, lag int64) {
@@ -75,6 +82,10 @@ func (s *shardState) account(now time.Time, recs []engine.Record, lag int64) {
 			b.bytesIn += n
 		}
 		s.lastSeq = r.SequenceNumber
+		if len(s.recent) == recentMarks {
+			s.recent = append(s.recent[:0], s.recent[recentMarks/4:]...)
+		}
+		s.recent = append(s.recent, kcl.Mark{SequenceNumber: r.SequenceNumber, Arrival: r.ApproximateArrivalTimestamp})
 	}
 	s.records += int64(len(recs))
 	s.lagMillis = lag

@@ -173,7 +173,11 @@ func (b *Backend) Consumers() []ui.ConsumerView {
 	if b.fallback != "" {
 		v.Summary = append(v.Summary, "no enhanced fan-out on this endpoint: polling")
 	}
-	return []ui.ConsumerView{v}
+	out := []ui.ConsumerView{v}
+	if kv, ok := b.leaseViewLocked(); ok {
+		out = append(out, kv)
+	}
+	return out
 }
 
 // budgetLineLocked says how hard the console reads: "1 read/s per shard ·
