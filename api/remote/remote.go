@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis"
 	"github.com/aws/aws-sdk-go-v2/service/kinesis/types"
 	"github.com/aws/smithy-go"
@@ -84,6 +85,11 @@ func New(ctx context.Context, o Options) (*Client, error) {
 	// The console backs off and counts throttling itself; the SDK's
 	// retries would hide it and multiply the reads.
 	opts = append(opts, config.WithRetryMaxAttempts(1))
+	if o.Endpoint != "" && loopback(o.Endpoint) {
+		// A local server: no instance role to ask for (the SDK would try
+		// the metadata service and log a warning about it).
+		opts = append(opts, config.WithEC2IMDSClientEnableState(imds.ClientDisabled))
+	}
 	cfg, err := config.LoadDefaultConfig(ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("load AWS configuration: %w", err)

@@ -300,7 +300,17 @@ func (fr *flowRun) send(ctx context.Context) error {
 			if err == nil {
 				err = fmt.Errorf("%d results for %d records", len(out.Records), len(batch))
 			}
-			fr.count(func(s *FlowStats) { s.CallErrors++; s.LastError = err.Error() })
+			text := err.Error()
+			var changed bool
+			fr.count(func(s *FlowStats) {
+				changed = s.LastError != text
+				s.CallErrors++
+				s.LastError = text
+			})
+			if changed {
+				// Told once per new error; it is retried with backoff.
+				fr.events(fmt.Sprintf("flow %s: PutRecords failed, retrying: %s", fr.key, text))
+			}
 			if !fr.sleep(ctx, &backoff) {
 				return nil
 			}
