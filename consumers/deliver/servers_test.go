@@ -2,7 +2,6 @@ package deliver
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -11,27 +10,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/shardscope/shardscope/api/remote/remotetest"
 )
-
-// unavailable skips a test whose tool is missing, unless CI is "true":
-// there it must run, so it fails.
-func unavailable(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
-
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // pgServer is a PostgreSQL server of the test's own: initdb in a temp
 // directory, a loopback port, stopped and started by the test.
@@ -48,9 +29,9 @@ func startPostgres(t testing.TB) *pgServer {
 	t.Helper()
 	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
 	if len(bins) == 0 {
-		unavailable(t, "PostgreSQL's server programs are not installed (apt-get install postgresql)")
+		remotetest.Unavailable(t, "PostgreSQL's server programs are not installed (apt-get install postgresql)")
 	}
-	p := &pgServer{t: t, bin: filepath.Dir(bins[len(bins)-1]), port: freePort(t)}
+	p := &pgServer{t: t, bin: filepath.Dir(bins[len(bins)-1]), port: remotetest.FreePort(t)}
 	base, err := os.MkdirTemp("", "shardscope-pg-")
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +42,7 @@ func startPostgres(t testing.TB) *pgServer {
 		// initdb refuses root: run the server as the postgres user.
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			unavailable(t, "running as root and there is no postgres user: %v", err)
+			remotetest.Unavailable(t, "running as root and there is no postgres user: %v", err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)

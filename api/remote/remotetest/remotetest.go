@@ -199,8 +199,8 @@ func nodeModules(t testing.TB) string {
 	return npmDir
 }
 
-// freePort returns a loopback port nobody listens on right now.
-func freePort(t testing.TB) int {
+// FreePort returns a loopback port nobody listens on right now.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -250,7 +250,7 @@ func startNode(t testing.TB, what string, port int, env []string, args ...string
 func Kinesalite(t testing.TB) string {
 	t.Helper()
 	dir := nodeModules(t)
-	port := freePort(t)
+	port := FreePort(t)
 	return startNode(t, "kinesalite", port, nil, filepath.Join(dir, "node_modules", "kinesalite", "cli.js"),
 		"--port", fmt.Sprint(port), "--createStreamMs", "0", "--deleteStreamMs", "0", "--updateStreamMs", "0", "--shardLimit", "100")
 }
@@ -260,7 +260,7 @@ func Kinesalite(t testing.TB) string {
 func KinesisMock(t testing.TB) string {
 	t.Helper()
 	dir := nodeModules(t)
-	port, tls := freePort(t), freePort(t)
+	port, tls := FreePort(t), FreePort(t)
 	pkg := filepath.Join(dir, "node_modules", "kinesis-local")
 	return startNode(t, "kinesis-mock", port, []string{
 		fmt.Sprintf("KINESIS_MOCK_PLAIN_PORT=%d", port), fmt.Sprintf("KINESIS_MOCK_TLS_PORT=%d", tls),
@@ -425,7 +425,7 @@ func Eventually(t testing.TB, what string, timeout time.Duration, cond func() bo
 func Dynalite(t testing.TB) string {
 	t.Helper()
 	dir := nodeModules(t)
-	port := freePort(t)
+	port := FreePort(t)
 	return startNode(t, "dynalite", port, nil, filepath.Join(dir, "node_modules", "dynalite", "cli.js"),
 		"--host", "127.0.0.1", "--port", fmt.Sprint(port), "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
 }
@@ -443,7 +443,7 @@ type S3rver struct {
 // StartS3rver starts s3rver on a loopback port; it stops at the test's end.
 func StartS3rver(t testing.TB) *S3rver {
 	t.Helper()
-	s := &S3rver{t: t, modules: nodeModules(t), port: freePort(t), dir: t.TempDir()}
+	s := &S3rver{t: t, modules: nodeModules(t), port: FreePort(t), dir: t.TempDir()}
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
