@@ -1,7 +1,8 @@
-package deliver_test
+package deliver
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -13,8 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/shardscope/shardscope/api/remote/remotetest"
 )
+
+// TestMain removes what remotetest built (the binary, npm packages).
+func TestMain(m *testing.M) { remotetest.Main(m) }
 
 // startCommand runs the shardscope binary with args; at the test's end it
 // is interrupted (as Ctrl+C) and must exit cleanly.
@@ -45,9 +51,10 @@ func startCommand(t *testing.T, args ...string) *bytes.Buffer {
 }
 
 // The walk-through of the README: `shardscope agent` tails a log into a
-// stream of `shardscope serve`; `shardscope deliver` writes the stream into
-// a directory and `shardscope trigger` hands it to a function (a shell
-// command keeping the events) — four processes, over the wire.
+// stream of `shardscope serve`; `shardscope deliver` loads the stream into
+// PostgreSQL and writes it into a directory, and `shardscope trigger` hands
+// it to a function (a shell command keeping the events) — five processes,
+// over the wire.
 func TestAgentToStreamToDirectoryAndFunction(t *testing.T) {
 	url := remotetest.Serve(t)
 	sdk := remotetest.SDK(url)
@@ -67,6 +74,17 @@ func TestAgentToStreamToDirectoryAndFunction(t *testing.T) {
 
 	// The function keeps each event in a file of its own (the shards'
 	// batches are invoked at once).
+	pg := startPostgres(t)
+	pgOut := startCommand(t, "deliver", "--stream", "logs", "--to", pg.dsn(), "--table", "lines", "--columns", "line=$data,seq=$sequenceNumber",
+		"--endpoint", url, "--from", "trim-horizon", "--buffer-interval", "0", "--state", filepath.Join(dir, "deliver-pg.db"))
+	conn, err := pgx.Connect(context.Background(), pg.dsn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `CREATE TABLE lines (line text, seq numeric)`); err != nil {
+		t.Fatal(err)
+	}
 	events := filepath.Join(dir, "events")
 	if err := os.Mkdir(events, 0o700); err != nil {
 		t.Fatal(err)
@@ -85,15 +103,16 @@ func TestAgentToStreamToDirectoryAndFunction(t *testing.T) {
 
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		lines, invoked := delivered(t, out), invokedWith(t, events)
-		if len(lines) >= 2000 && len(invoked) >= 2000 {
+		lines, invoked, rows := delivered(t, out), invokedWith(t, events), tableLines(t, conn)
+		if len(lines) >= 2000 && len(invoked) >= 2000 && len(rows) >= 2000 {
 			checkLines(t, "delivered", lines)
 			checkLines(t, "handed to the function", invoked)
+			checkLines(t, "loaded into PostgreSQL", rows)
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("in 90 s %d of 2,000 lines delivered, %d handed to the function\nagent:\n%s\ndeliver:\n%s\ntrigger:\n%s",
-				len(lines), len(invoked), agentOut, deliverOut, triggerOut)
+			t.Fatalf("in 90 s %d of 2,000 lines delivered, %d loaded, %d handed to the function\nagent:\n%s\ndeliver:\n%s\ndeliver to PostgreSQL:\n%s\ntrigger:\n%s",
+				len(lines), len(rows), len(invoked), agentOut, deliverOut, pgOut, triggerOut)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -158,5 +177,20 @@ func delivered(t *testing.T, root string) []string {
 		}
 		return nil
 	})
+	return lines
+}
+
+func tableLines(t *testing.T, conn *pgx.Conn) []string {
+	rows, err := conn.Query(context.Background(), `SELECT line FROM lines`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range lines {
+		lines[i] = strings.TrimSuffix(l, "\n")
+	}
 	return lines
 }
