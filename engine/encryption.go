@@ -233,7 +233,7 @@ func (e *Engine) changeEncryption(ctx context.Context, in StreamEncryptionInput,
 	v := newValidator(ctx, "encryptionType", "keyId", "streamName", "streamARN")
 	v.ref(in.StreamRef)
 	if v.required(in.EncryptionType != "", "encryptionType") && in.EncryptionType != EncryptionKMS && in.EncryptionType != EncryptionNone {
-		v.add(in.EncryptionType, "encryptionType", "Member must satisfy enum value set: [KMS, NONE]")
+		v.add(in.EncryptionType, "encryptionType", "Member must satisfy enum value set: [NONE, KMS]")
 	}
 	if v.required(in.KeyID != "", "keyId") {
 		v.length(in.KeyID, "keyId", 1, 2048)
