@@ -72,11 +72,11 @@ var squeeze = []struct {
 	id   string
 	drop bool
 }{
-	{"thr", false}, {"ret", false}, {"limits", true}, {"sync", true}, {"out", true}, {"em", false}, {"rec", false}, {"warm", false},
+	{"thr", false}, {"enc", false}, {"ret", false}, {"limits", true}, {"sync", true}, {"out", true}, {"em", false}, {"rec", false}, {"warm", false},
 	{"shards", false}, {"in", false}, {"rec", true}, {"up", true}, {"ret", true}, {"cap", false}, {"alt", false}, {"cost", false},
 	{"mode", false}, {"scale", false}, {"streams", false}, {"shards", true}, {"em", true}, {"warm", true}, {"lapse", false}, {"brand", false},
 	{"lapse", true}, {"status", true}, {"in", true}, {"alt", true}, {"scale", true}, {"streams", true},
-	{"cap", true}, {"cost", true}, {"mode", true},
+	{"cap", true}, {"cost", true}, {"enc", true}, {"mode", true},
 }
 
 func (h *headerPane) render() string {
@@ -272,6 +272,9 @@ func modeSegments(st *Styles, s *engine.StreamSnapshot, at time.Time) []segment 
 // warm throughput.
 func settingSegments(s *engine.StreamSnapshot) []segment {
 	var segs []segment
+	if s.EncryptionType == engine.EncryptionKMS {
+		segs = append(segs, segment{id: "enc", full: "encrypted (KMS " + s.KeyID + ")", short: "KMS"})
+	}
 	if n := len(s.EnhancedMetrics); n > 0 {
 		full := "monitoring " + strconv.Itoa(n) + "/" + strconv.Itoa(len(engine.ShardLevelMetrics))
 		if n == len(engine.ShardLevelMetrics) {
