@@ -157,13 +157,24 @@ func recordAAD(dst []byte, stream string, created int64, shard uint32, pos uint6
 	return binary.BigEndian.AppendUint32(dst, epoch)
 }
 
+// sealScratch holds a record's nonce and associated data: passed to the
+// AEAD interface they would escape, costing two allocations per record.
+type sealScratch struct {
+	nonce [12]byte
+	aad   []byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return &sealScratch{aad: make([]byte, 0, 128)} }}
+
 // Seal implements storage.Sealer for the epoch's writes.
 func (d *dataKey) Seal(dst []byte, ref storage.ShardRef, pos uint64, arrival int64, body []byte) ([]byte, error) {
-	var buf [96]byte
-	aad := recordAAD(buf[:0], d.stream, d.created, ref.Shard, pos, arrival, d.meta.Epoch)
-	nonce := recordNonce(ref.Shard, pos)
+	sc := scratchPool.Get().(*sealScratch)
+	sc.aad = recordAAD(sc.aad[:0], d.stream, d.created, ref.Shard, pos, arrival, d.meta.Epoch)
+	sc.nonce = recordNonce(ref.Shard, pos)
 	dst = binary.AppendUvarint(dst, uint64(d.meta.Epoch))
-	return d.aead.Seal(dst, nonce[:], body, aad), nil
+	dst = d.aead.Seal(dst, sc.nonce[:], body, sc.aad)
+	scratchPool.Put(sc)
+	return dst, nil
 }
 
 // Open implements storage.Opener: it finds the record's data key by its
@@ -185,10 +196,11 @@ func (c *keyChain) Open(dst []byte, ref storage.ShardRef, pos uint64, arrival in
 	if err != nil {
 		return nil, kmsError(err)
 	}
-	var buf [96]byte
-	aad := recordAAD(buf[:0], d.stream, d.created, ref.Shard, pos, arrival, d.meta.Epoch)
-	nonce := recordNonce(ref.Shard, pos)
-	body, err := aead.Open(dst, nonce[:], sealed[w:], aad)
+	sc := scratchPool.Get().(*sealScratch)
+	sc.aad = recordAAD(sc.aad[:0], d.stream, d.created, ref.Shard, pos, arrival, d.meta.Epoch)
+	sc.nonce = recordNonce(ref.Shard, pos)
+	body, err := aead.Open(dst, sc.nonce[:], sealed[w:], sc.aad)
+	scratchPool.Put(sc)
 	if err != nil {
 		return nil, &storage.DamageError{Shard: ref, Position: pos, Reason: "sealed record fails authentication: altered, or moved from elsewhere"}
 	}
