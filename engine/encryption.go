@@ -24,7 +24,8 @@ import (
 // A record is sealed in storage's encoder, before it reaches the
 // write-ahead log, so neither the log nor the bbolt file holds it in clear:
 //
-//	sealed = uvarint epoch | AES-256-GCM(body)
+//	sealed = AES-256-GCM(body) | epoch (4 bytes, big-endian); sealed in
+//	         place where storage built the body, so no clear copy remains
 //	nonce  = shard index (4 bytes) | position (8 bytes), unique within
 //	         the stream and so within the epoch's key; a fresh key per
 //	         engine keeps a position re-used after a crash (its first
@@ -171,21 +172,21 @@ func (d *dataKey) Seal(dst []byte, ref storage.ShardRef, pos uint64, arrival int
 	sc := scratchPool.Get().(*sealScratch)
 	sc.aad = recordAAD(sc.aad[:0], d.stream, d.created, ref.Shard, pos, arrival, d.meta.Epoch)
 	sc.nonce = recordNonce(ref.Shard, pos)
-	dst = binary.AppendUvarint(dst, uint64(d.meta.Epoch))
 	dst = d.aead.Seal(dst, sc.nonce[:], body, sc.aad)
 	scratchPool.Put(sc)
-	return dst, nil
+	return binary.BigEndian.AppendUint32(dst, d.meta.Epoch), nil
 }
 
 // Open implements storage.Opener: it finds the record's data key by its
 // epoch and opens it. KMS refusals come back as the service's errors; a
 // record that does not authenticate is damage, never other data.
 func (c *keyChain) Open(dst []byte, ref storage.ShardRef, pos uint64, arrival int64, sealed []byte) ([]byte, error) {
-	epoch, w := binary.Uvarint(sealed)
-	if w <= 0 || epoch > 1<<32-1 {
-		return nil, &storage.DamageError{Shard: ref, Position: pos, Reason: "sealed record without a data key epoch"}
+	if len(sealed) < 4+16 {
+		return nil, &storage.DamageError{Shard: ref, Position: pos, Reason: "sealed record too short"}
 	}
-	d := c.get(uint32(epoch))
+	epoch := binary.BigEndian.Uint32(sealed[len(sealed)-4:])
+	sealed = sealed[:len(sealed)-4]
+	d := c.get(epoch)
 	if d == nil {
 		return nil, newError(KMSAccessDeniedException, "The record at %s in shard %s of stream %s was sealed by data key %d, which this stream does not have.", formatSeq(ref.Shard, pos), shardID(ref.Shard), ref.Stream, epoch)
 	}
@@ -199,7 +200,7 @@ func (c *keyChain) Open(dst []byte, ref storage.ShardRef, pos uint64, arrival in
 	sc := scratchPool.Get().(*sealScratch)
 	sc.aad = recordAAD(sc.aad[:0], d.stream, d.created, ref.Shard, pos, arrival, d.meta.Epoch)
 	sc.nonce = recordNonce(ref.Shard, pos)
-	body, err := aead.Open(dst, sc.nonce[:], sealed[w:], sc.aad)
+	body, err := aead.Open(dst, sc.nonce[:], sealed, sc.aad)
 	scratchPool.Put(sc)
 	if err != nil {
 		return nil, &storage.DamageError{Shard: ref, Position: pos, Reason: "sealed record fails authentication: altered, or moved from elsewhere"}

@@ -25,7 +25,11 @@ type Codec interface {
 // for concurrent use.
 type Sealer interface {
 	// Seal appends to dst the sealed form of body, the record at pos of ref
-	// arriving at arrival (the associated data that binds it there).
+	// arriving at arrival (the associated data that binds it there). body
+	// sits in dst's spare capacity, starting at len(dst), so it can be
+	// encrypted in place (cipher.AEAD allows exactly that overlap) and no
+	// clear copy is left behind: Seal must write nothing before it has
+	// read the body.
 	Seal(dst []byte, ref ShardRef, pos uint64, arrival int64, body []byte) ([]byte, error)
 }
 
@@ -108,9 +112,8 @@ func recordCRC(key, v []byte) uint32 {
 func isFormat2(v []byte) bool { return len(v) >= headerLen && (v[0] == valueTag || v[0] == sealedTag) }
 
 // encodeValue builds the stored value of r, sealed by s unless s is nil
-// (then c applies). scratch is a buffer encodeValue may reuse for the
-// clear body between calls.
-func encodeValue(c Codec, r *Record, s Sealer, ref ShardRef, scratch *[]byte) ([]byte, error) {
+// (then c applies).
+func encodeValue(c Codec, r *Record, s Sealer, ref ShardRef) ([]byte, error) {
 	if n := len(r.ExplicitHashKey); n != 0 && n != explicitKeyLen {
 		return nil, fmt.Errorf("explicit hash key is %d bytes, want 0 or %d", n, explicitKeyLen)
 	}
@@ -119,22 +122,17 @@ func encodeValue(c Codec, r *Record, s Sealer, ref ShardRef, scratch *[]byte) ([
 	// covers: a key of its own would be one more allocation per record.
 	var v []byte
 	if s != nil {
-		var body []byte
-		if scratch != nil {
-			body = appendBody((*scratch)[:0], r)
-			*scratch = body
-		} else {
-			body = appendBody(make([]byte, 0, bodyLen), r)
-		}
-		// Room for the payload length and a sealer's usual overhead (an
-		// epoch varint and a 16-byte tag) besides the key.
-		v = make([]byte, headerLen, headerLen+binary.MaxVarintLen64+len(body)+32+8)
+		// Room for the payload length and a sealer's usual overhead (a
+		// 16-byte tag and a few bytes of its own) besides the key. The body
+		// is built where the sealed bytes go and sealed in place.
+		v = make([]byte, headerLen, headerLen+binary.MaxVarintLen64+bodyLen+24+8)
 		v = binary.AppendUvarint(v, uint64(recordPayload(r)))
+		n := len(v)
+		body := appendBody(v, r)[n:]
 		var err error
 		if v, err = s.Seal(v, ref, r.Position, r.Arrival, body); err != nil {
 			return nil, fmt.Errorf("seal: %w", err)
 		}
-		clear(body) // the clear body should not linger in a reused buffer
 		v = slices.Grow(v, 8)
 		v[0] = sealedTag
 	} else if _, ok := c.(identityCodec); ok {

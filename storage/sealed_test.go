@@ -10,8 +10,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// tagSealer stands in for encryption: it XORs the body and prefixes the
-// record's place, so a body opened at another place fails.
+// tagSealer stands in for encryption: it XORs the body (in place, as the
+// body is handed over) and appends the record's place, so a body opened at
+// another place fails.
 type tagSealer struct{}
 
 func place(ref ShardRef, pos uint64, arrival int64) []byte {
@@ -19,19 +20,18 @@ func place(ref ShardRef, pos uint64, arrival int64) []byte {
 }
 
 func (tagSealer) Seal(dst []byte, ref ShardRef, pos uint64, arrival int64, body []byte) ([]byte, error) {
-	dst = append(dst, place(ref, pos, arrival)...)
 	for _, b := range body {
 		dst = append(dst, b^0xA5)
 	}
-	return dst, nil
+	return append(dst, place(ref, pos, arrival)...), nil
 }
 
 func (tagSealer) Open(dst []byte, ref ShardRef, pos uint64, arrival int64, sealed []byte) ([]byte, error) {
 	p := place(ref, pos, arrival)
-	if !bytes.HasPrefix(sealed, p) {
+	if !bytes.HasSuffix(sealed, p) {
 		return nil, errors.New("sealed elsewhere")
 	}
-	for _, b := range sealed[len(p):] {
+	for _, b := range sealed[:len(sealed)-len(p)] {
 		dst = append(dst, b^0xA5)
 	}
 	return dst, nil
@@ -116,7 +116,7 @@ func TestSealedRecords(t *testing.T) {
 	// Put it back so the cleanup check passes.
 	mv := append([]Record(nil), recs[20:21]...)
 	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		v, err := encodeValue(identityCodec{}, &mv[0], tagSealer{}, s, nil)
+		v, err := encodeValue(identityCodec{}, &mv[0], tagSealer{}, s)
 		if err != nil {
 			return err
 		}
@@ -133,7 +133,7 @@ func TestSealedTagFlipIsDamage(t *testing.T) {
 	r := testRecord(0, 5)
 	key := posKey(5)
 	for _, s := range []Sealer{nil, tagSealer{}} {
-		v, err := encodeValue(identityCodec{}, &r, s, ShardRef{"x", 0}, nil)
+		v, err := encodeValue(identityCodec{}, &r, s, ShardRef{"x", 0})
 		if err != nil {
 			t.Fatal(err)
 		}
