@@ -7,8 +7,9 @@ import (
 	"slices"
 )
 
-// Codec turns a record's payload into the bytes kept on disk and back. It is
-// the single place where encryption at rest would go.
+// Codec turns every record's payload into the bytes kept on disk and back,
+// store-wide. Encryption at rest, which is per stream and per record, uses
+// Append.Seal (a Sealer) instead.
 //
 // Open's input points into a database page that is only valid during the
 // call: Open must not keep it, but may return it (as the identity codec
