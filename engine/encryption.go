@@ -1,12 +1,14 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -421,16 +423,8 @@ func (s *stream) encMeta() *encMeta {
 		m.DataKeys = append(m.DataKeys, d.meta)
 	}
 	s.enc.chain.mu.RUnlock()
-	sortDataKeys(m.DataKeys)
+	slices.SortFunc(m.DataKeys, func(a, b dataKeyMeta) int { return cmp.Compare(a.Epoch, b.Epoch) })
 	return m
-}
-
-func sortDataKeys(ks []dataKeyMeta) {
-	for i := 1; i < len(ks); i++ {
-		for j := i; j > 0 && ks[j].Epoch < ks[j-1].Epoch; j-- {
-			ks[j], ks[j-1] = ks[j-1], ks[j]
-		}
-	}
 }
 
 // loadEnc restores a stream's encryption state; keys are looked up lazily,
