@@ -20,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/adrg/xdg"
@@ -35,6 +36,7 @@ import (
 	"github.com/shardscope/shardscope/consumers/deliver"
 	"github.com/shardscope/shardscope/consumers/trigger"
 	"github.com/shardscope/shardscope/engine"
+	"github.com/shardscope/shardscope/engine/kms"
 	"github.com/shardscope/shardscope/producers"
 	"github.com/shardscope/shardscope/producers/agent"
 	"github.com/shardscope/shardscope/storage"
@@ -165,7 +167,7 @@ producers (clickstream, IoT sensors, application logs) start writing.`,
 	root.Flags().StringVar(&listen, "listen", "", "also serve the Kinesis API on this address (e.g. 127.0.0.1:4567)")
 	root.Flags().IntVar(&maxConns, "max-conns", api.DefaultMaxConns, "with --listen: most connections served at once (more wait to be accepted)")
 	sec.register(root, "with --listen: ")
-	root.AddCommand(serveCommand(), benchCommand(), repairCommand(), checkCommand(), attachCommand())
+	root.AddCommand(serveCommand(), benchCommand(), repairCommand(), checkCommand(), attachCommand(), keysCommand())
 	root.AddCommand(agentCommand(), deliverCommand(), triggerCommand())
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
@@ -766,6 +768,148 @@ are CreateEventSourceMapping's. See README, "Around the stream".`,
 	fl.IntVar(&set.TumblingWindowInSeconds, "tumbling-window", 0, "TumblingWindowInSeconds, 0–900")
 	fl.StringVar(&state, "state", "", "the file keeping leases and checkpoints (default in the XDG state directory)")
 	endpointFlags(cmd, &co)
+	return cmd
+}
+
+// keysCommand manages the keyring of encryption at rest (engine/kms), the
+// file beside the store; it works while a server runs on the store, which
+// sees the change within a second.
+func keysCommand() *cobra.Command {
+	var db string
+	open := func() (*kms.Keyring, error) {
+		path := db
+		if path == "" {
+			var err error
+			if path, err = xdg.DataFile(filepath.Join("shardscope", "shardscope.db")); err != nil {
+				return nil, fmt.Errorf("default store path: %w", err)
+			}
+		}
+		return kms.Open(kms.PathFor(path), kms.Options{})
+	}
+	// one makes a subcommand acting on one key.
+	one := func(use, short string, do func(kr *kms.Keyring, key string) (string, error)) *cobra.Command {
+		return &cobra.Command{
+			Use: use + " KEY", Short: short, Args: cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				kr, err := open()
+				if err != nil {
+					return err
+				}
+				msg, err := do(kr, args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), msg)
+				return nil
+			},
+		}
+	}
+	cmd := &cobra.Command{
+		Use:   "keys",
+		Short: "Manage the KMS-style keys that encrypt streams at rest",
+		Long: `keys manages the keyring beside the store (<store>.keys, mode 0600): the
+256-bit keys StartStreamEncryption names by key id, key ARN, alias/NAME or
+alias ARN. alias/aws/kinesis is created the first time a stream asks for it.
+A KEY argument takes any of those forms. Changes reach a running server on
+the same store within a second: a disabled key fails writes and reads with
+KMSDisabledException until it is enabled again.`,
+	}
+	cmd.PersistentFlags().StringVar(&db, "db", "", "store file (default: $XDG_DATA_HOME/shardscope/shardscope.db)")
+	list := &cobra.Command{
+		Use: "list", Short: "List keys: id, state, aliases, rotations, ARN", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kr, err := open()
+			if err != nil {
+				return err
+			}
+			keys, err := kr.List()
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "KEY ID\tSTATE\tALIASES\tROTATIONS\tCREATED\tARN")
+			for _, k := range keys {
+				state := string(k.State)
+				if k.Managed {
+					state += " (AWS managed)"
+				}
+				if !k.DeletionDate.IsZero() {
+					state += " until " + k.DeletionDate.Format(time.DateOnly)
+				}
+				rot := "none"
+				if n := len(k.Rotations); n > 0 {
+					rot = fmt.Sprintf("%d, last %s", n, k.Rotations[n-1].Format(time.DateTime))
+				}
+				aliases := strings.Join(k.Aliases, ",")
+				if aliases == "" {
+					aliases = "-"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, state, aliases, rot, k.Created.Format(time.DateTime), k.ARN)
+			}
+			if len(keys) == 0 {
+				fmt.Fprintf(w, "(no keys in %s)\n", kr.Path())
+			}
+			return w.Flush()
+		},
+	}
+	var desc, alias string
+	create := &cobra.Command{
+		Use: "create", Short: "Create an enabled key and print its id and ARN", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kr, err := open()
+			if err != nil {
+				return err
+			}
+			k, err := kr.Create(desc)
+			if err != nil {
+				return err
+			}
+			if alias != "" {
+				if err := kr.SetAlias(alias, k.ID); err != nil {
+					return fmt.Errorf("key %s created, but: %w", k.ID, err)
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s\t%s\n", k.ID, k.ARN)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&desc, "description", "", "what the key is for")
+	create.Flags().StringVar(&alias, "alias", "", "also give it this alias (alias/NAME)")
+	aliasCmd := &cobra.Command{
+		Use: "alias ALIAS KEY", Short: "Point alias/NAME at a key (creating or moving the alias)", Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kr, err := open()
+			if err != nil {
+				return err
+			}
+			if err := kr.SetAlias(args[0], args[1]); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s → %s\n", args[0], args[1])
+			return nil
+		},
+	}
+	var days int
+	deletion := one("schedule-deletion", "Make a key PendingDeletion; after --days it is gone, and so are the records it sealed", func(kr *kms.Keyring, key string) (string, error) {
+		when, err := kr.ScheduleDeletion(key, days)
+		return fmt.Sprintf("%s is pending deletion until %s", key, when.Format(time.DateTime)), err
+	})
+	deletion.Flags().IntVar(&days, "days", kms.MaxDeletionDays, "waiting period, 7–30 days")
+	cmd.AddCommand(list, create, aliasCmd,
+		one("disable", "Disable a key: writes and reads of streams it protects fail until enabled", func(kr *kms.Keyring, key string) (string, error) {
+			return key + " disabled", kr.Disable(key)
+		}),
+		one("enable", "Enable a disabled key", func(kr *kms.Keyring, key string) (string, error) {
+			return key + " enabled", kr.Enable(key)
+		}),
+		one("rotate", "Give a key new material; older records stay readable", func(kr *kms.Keyring, key string) (string, error) {
+			return key + " rotated", kr.Rotate(key)
+		}),
+		deletion,
+		one("cancel-deletion", "Take a key out of PendingDeletion (it is then disabled)", func(kr *kms.Keyring, key string) (string, error) {
+			return key + " is no longer pending deletion; it is disabled", kr.CancelDeletion(key)
+		}),
+	)
 	return cmd
 }
 

@@ -501,3 +501,43 @@ func TestConsoleShowsDeniedRequests(t *testing.T) {
 	s.keys("q")
 	s.waitFor("exit", 15*time.Second, contains("[exit=0]"))
 }
+
+// runKeys runs `shardscope keys ARGS --db db` in process and returns its
+// output and error.
+func runKeys(t *testing.T, db string, args ...string) (string, error) {
+	t.Helper()
+	cmd := rootCommand()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(append(append([]string{"keys"}, args...), "--db", db))
+	err := cmd.Execute()
+	return out.String(), err
+}
+
+// `shardscope keys` drives the keyring beside the store.
+func TestKeysCommand(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "s.db")
+	out, err := runKeys(t, db, "create", "--description", "orders", "--alias", "alias/orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _, _ := strings.Cut(out, "\t")
+	for _, args := range [][]string{{"rotate", "alias/orders"}, {"rotate", id}, {"disable", id}} {
+		if out, err := runKeys(t, db, args...); err != nil {
+			t.Fatalf("keys %v: %v (%s)", args, err, out)
+		}
+	}
+	out, err = runKeys(t, db, "list")
+	if err != nil || !strings.Contains(out, id) || !strings.Contains(out, "Disabled") || !strings.Contains(out, "alias/orders") || !strings.Contains(out, "2, last") {
+		t.Fatalf("keys list = %q, %v", out, err)
+	}
+	if fi, err := os.Stat(db + ".keys"); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("keyring file: %v, %v", fi, err)
+	}
+	for _, args := range [][]string{{"alias", "alias/aws/mine", id}, {"enable", "nope"}, {"schedule-deletion", id, "--days", "3"}} {
+		if _, err := runKeys(t, db, args...); err == nil {
+			t.Errorf("keys %v succeeded", args)
+		}
+	}
+}

@@ -38,6 +38,8 @@ var actions = map[string]action{
 	"DescribeStreamConsumer":        describeStreamConsumer,
 	"ListStreamConsumers":           listStreamConsumers,
 	"SubscribeToShard":              subscribeToShard,
+	"StartStreamEncryption":         startStreamEncryption,
+	"StopStreamEncryption":          stopStreamEncryption,
 	// settings.go
 	"EnableEnhancedMonitoring":   enableEnhancedMonitoring,
 	"DisableEnhancedMonitoring":  disableEnhancedMonitoring,
@@ -139,6 +141,7 @@ type streamDescription struct {
 	StreamCreationTimestamp wireTime          `json:"StreamCreationTimestamp"`
 	EnhancedMonitoring      []enhancedMetrics `json:"EnhancedMonitoring"`
 	EncryptionType          string            `json:"EncryptionType,omitempty"`
+	KeyId                   string            `json:"KeyId,omitempty"`
 }
 
 type streamDescriptionSummary struct {
@@ -150,6 +153,7 @@ type streamDescriptionSummary struct {
 	StreamCreationTimestamp wireTime          `json:"StreamCreationTimestamp"`
 	EnhancedMonitoring      []enhancedMetrics `json:"EnhancedMonitoring"`
 	EncryptionType          string            `json:"EncryptionType,omitempty"`
+	KeyId                   string            `json:"KeyId,omitempty"`
 	OpenShardCount          int               `json:"OpenShardCount"`
 	ConsumerCount           int               `json:"ConsumerCount"`
 	MaxRecordSizeInKiB      int               `json:"MaxRecordSizeInKiB,omitempty"`
@@ -329,7 +333,7 @@ func describeStream(ctx context.Context, e *engine.Engine, in object) (any, erro
 		StreamName: d.StreamName, StreamARN: d.StreamARN, StreamStatus: string(d.StreamStatus),
 		StreamModeDetails: streamModeDetails{StreamMode: string(d.StreamMode)},
 		Shards:            toShards(d.Shards), HasMoreShards: d.HasMoreShards, RetentionPeriodHours: d.RetentionPeriodHours,
-		StreamCreationTimestamp: wireTime(d.StreamCreation), EnhancedMonitoring: monitoring(d.EnhancedMonitoring), EncryptionType: d.EncryptionType,
+		StreamCreationTimestamp: wireTime(d.StreamCreation), EnhancedMonitoring: monitoring(d.EnhancedMonitoring), EncryptionType: d.EncryptionType, KeyId: d.KeyID,
 	}}, nil
 }
 
@@ -349,7 +353,7 @@ func describeStreamSummary(ctx context.Context, e *engine.Engine, in object) (an
 		StreamName: s.StreamName, StreamARN: s.StreamARN, StreamStatus: string(s.StreamStatus),
 		StreamModeDetails:    streamModeDetails{StreamMode: string(s.StreamMode)},
 		RetentionPeriodHours: s.RetentionPeriodHours, StreamCreationTimestamp: wireTime(s.StreamCreation),
-		EnhancedMonitoring: monitoring(s.EnhancedMonitoring), EncryptionType: s.EncryptionType,
+		EnhancedMonitoring: monitoring(s.EnhancedMonitoring), EncryptionType: s.EncryptionType, KeyId: s.KeyID,
 		OpenShardCount: s.OpenShardCount, ConsumerCount: s.ConsumerCount, MaxRecordSizeInKiB: s.MaxRecordSizeInKiB,
 		WarmThroughput: toWarmThroughput(s.WarmThroughput),
 	}}, nil
@@ -680,4 +684,28 @@ func describeLimits(ctx context.Context, e *engine.Engine, in object) (any, erro
 		OnDemandStreamCount      int `json:"OnDemandStreamCount"`
 		OnDemandStreamCountLimit int `json:"OnDemandStreamCountLimit"`
 	}{l.ShardLimit, l.OpenShardCount, l.OnDemandStreamCount, l.OnDemandStreamCountLimit}, nil
+}
+
+// encryptionInput reads StartStreamEncryption's and StopStreamEncryption's
+// members; the engine validates them.
+func encryptionInput(ctx context.Context, in object) (context.Context, engine.StreamEncryptionInput, error) {
+	args := engine.StreamEncryptionInput{StreamRef: in.ref(), EncryptionType: in.enum("EncryptionType", "[NONE, KMS]"), KeyID: in.nonEmpty("KeyId")}
+	ctx, err := in.handOver(ctx)
+	return ctx, args, err
+}
+
+func startStreamEncryption(ctx context.Context, e *engine.Engine, in object) (any, error) {
+	ctx, args, err := encryptionInput(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return empty{}, e.StartStreamEncryption(ctx, args)
+}
+
+func stopStreamEncryption(ctx context.Context, e *engine.Engine, in object) (any, error) {
+	ctx, args, err := encryptionInput(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return empty{}, e.StopStreamEncryption(ctx, args)
 }

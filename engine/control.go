@@ -73,6 +73,7 @@ func (e *Engine) CreateStream(ctx context.Context, in CreateStreamInput) error {
 	}
 	s := &stream{name: in.StreamName, created: now, mode: mode, retention: MinRetentionHours, tags: map[string]string{}, readyAt: now.Add(e.opts.CreateDelay),
 		maxRecordKiB: in.MaxRecordSizeInKiB, warmMiBps: in.WarmThroughputMiBps}
+	s.enc.chain = newKeyChain()
 	for k, val := range in.Tags {
 		s.tags[k] = val
 	}
@@ -184,9 +185,10 @@ func (e *Engine) DescribeStream(ctx context.Context, in DescribeStreamInput) (St
 	if limit == 0 || limit > 100 {
 		limit = 100
 	}
+	encType, keyID := s.encryption()
 	out := StreamDescription{
 		StreamName: s.name, StreamARN: e.arn(s.name), StreamStatus: s.status(e.clock.Now()), StreamMode: s.mode,
-		RetentionPeriodHours: s.retention, StreamCreation: s.created, EncryptionType: "NONE",
+		RetentionPeriodHours: s.retention, StreamCreation: s.created, EncryptionType: encType, KeyID: keyID,
 		EnhancedMonitoring: nonNil(slices.Clone(s.metrics)),
 	}
 	after, err := e.startAfter(s, in.ExclusiveStartShardID)
@@ -229,9 +231,10 @@ func (e *Engine) DescribeStreamSummary(ctx context.Context, ref StreamRef) (Stre
 			open++
 		}
 	}
+	encType, keyID := s.encryption()
 	return StreamSummary{
 		StreamName: s.name, StreamARN: e.arn(s.name), StreamStatus: s.status(e.clock.Now()), StreamMode: s.mode,
-		RetentionPeriodHours: s.retention, StreamCreation: s.created, EncryptionType: "NONE",
+		RetentionPeriodHours: s.retention, StreamCreation: s.created, EncryptionType: encType, KeyID: keyID,
 		OpenShardCount: open, ConsumerCount: e.consumerCount(s), MaxRecordSizeInKiB: s.recordSizeKiB(),
 		EnhancedMonitoring: nonNil(slices.Clone(s.metrics)), WarmThroughput: s.warmThroughput(),
 	}, nil

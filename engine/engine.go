@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shardscope/shardscope/engine/kms"
 	"github.com/shardscope/shardscope/storage"
 	"golang.org/x/time/rate"
 )
@@ -74,6 +75,9 @@ type Options struct {
 	ScaleCooldown time.Duration
 	// Prices is the price table of the cost meter; zero means DefaultPrices.
 	Prices Prices
+	// Keyring holds the KMS keys of encrypted streams; default the keyring
+	// file beside the store (kms.PathFor), created on first use.
+	Keyring *kms.Keyring
 }
 
 func (o *Options) fill() {
@@ -108,6 +112,7 @@ type Engine struct {
 	opts   Options
 	clock  Clock
 	signer tokenSigner
+	keys   *kms.Keyring
 
 	// mu guards the streams map and each stream's control state. Writers of
 	// records hold it shared only while routing, never while waiting for disk.
@@ -179,6 +184,11 @@ func New(db *storage.DB, opts Options) (*Engine, error) {
 	}
 	e.signer = tokenSigner{key: key}
 	e.started = e.rateTime(e.clock.Now())
+	if e.keys = opts.Keyring; e.keys == nil {
+		if e.keys, err = kms.Open(kms.PathFor(db.Path()), kms.Options{Region: opts.Region, Account: opts.AccountID, Now: e.clock.Now}); err != nil {
+			return nil, err
+		}
+	}
 	if err := e.loadAccount(); err != nil {
 		return nil, fmt.Errorf("load account settings: %w", err)
 	}

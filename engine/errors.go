@@ -27,6 +27,14 @@ const (
 	ExpiredNextTokenException ErrorCode = "ExpiredNextTokenException"
 	// ProvisionedThroughputExceededException: a shard's read or write budget is spent.
 	ProvisionedThroughputExceededException ErrorCode = "ProvisionedThroughputExceededException"
+	// KMSDisabledException: the stream's KMS key is disabled.
+	KMSDisabledException ErrorCode = "KMSDisabledException"
+	// KMSNotFoundException: the KMS key named does not exist.
+	KMSNotFoundException ErrorCode = "KMSNotFoundException"
+	// KMSInvalidStateException: the KMS key's state does not allow the call (pending deletion).
+	KMSInvalidStateException ErrorCode = "KMSInvalidStateException"
+	// KMSAccessDeniedException: sealed records name a KMS key that is gone or do not open under it.
+	KMSAccessDeniedException ErrorCode = "KMSAccessDeniedException"
 	// InternalFailure: the engine failed for a reason of its own (storage error, closing).
 	InternalFailure ErrorCode = "InternalFailure"
 )

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 
@@ -234,6 +235,7 @@ type shardView struct {
 	closed    bool
 	ending    uint64
 	children  []ChildShard
+	keys      *keyChain // opens the stream's sealed records
 	// wake, when asked for, is closed at the next commit or close of the
 	// shard after the view was taken.
 	wake <-chan struct{}
@@ -259,7 +261,7 @@ func (e *Engine) view(ref StreamRef, created int64, idx uint32, watch bool) (sha
 	if sh == nil {
 		return shardView{}, e.shardNotFound(s.name, shardID(idx))
 	}
-	v := shardView{sh: sh, stream: s.name, retention: time.Duration(s.retention) * time.Hour}
+	v := shardView{sh: sh, stream: s.name, retention: time.Duration(s.retention) * time.Hour, keys: s.enc.chain}
 	if watch {
 		v.wake = sh.waitChan()
 	}
@@ -316,7 +318,11 @@ func (e *Engine) readShard(v shardView, pos uint64, limit int, now time.Time) (r
 				lookahead = r
 				break
 			}
-			out.records = append(out.records, toRecord(sh.index, r))
+			rec, err := toRecord(sh, v.keys, r)
+			if err != nil {
+				return out, err
+			}
+			out.records = append(out.records, rec)
 			out.bytes += int64(len(r.Data) + len(r.PartitionKey))
 			out.next = r.Position + 1
 		}
@@ -345,13 +351,27 @@ func (e *Engine) readShard(v shardView, pos uint64, limit int, now time.Time) (r
 	return out, nil
 }
 
-func toRecord(shardIndex uint32, r *storage.Record) Record {
+// toRecord turns a stored record into what readers see, opening it when
+// it is sealed: a KMS refusal is the service's error, a record that does
+// not authenticate is an InternalFailure carrying the DamageError.
+func toRecord(sh *shard, keys *keyChain, r *storage.Record) (Record, error) {
+	encType := EncryptionNone
+	if r.Sealed != nil {
+		encType = EncryptionKMS
+		if err := r.Unseal(sh.ref, keys); err != nil {
+			if CodeOf(err) == "" {
+				// Say which record and why: this is damage, not a hiccup.
+				return Record{}, &Error{Code: InternalFailure, Message: fmt.Sprintf("Internal service failure: %v.", err), Err: err}
+			}
+			return Record{}, err
+		}
+	}
 	out := Record{
-		SequenceNumber:              formatSeq(shardIndex, r.Position),
+		SequenceNumber:              formatSeq(sh.index, r.Position),
 		ApproximateArrivalTimestamp: fromMs(r.Arrival),
 		Data:                        r.Data,
 		PartitionKey:                r.PartitionKey,
-		EncryptionType:              "NONE",
+		EncryptionType:              encType,
 	}
 	if len(r.ExplicitHashKey) == 16 {
 		out.ExplicitHashKey = HashKeyFromBytes([16]byte(r.ExplicitHashKey)).String()
@@ -359,7 +379,7 @@ func toRecord(shardIndex uint32, r *storage.Record) Record {
 	if out.Data == nil {
 		out.Data = []byte{}
 	}
-	return out
+	return out, nil
 }
 
 // Subscription follows one shard from a position, woken by each commit on

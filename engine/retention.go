@@ -247,6 +247,7 @@ func (e *Engine) Snapshot() Snapshot {
 		}
 		ss := StreamSnapshot{Name: s.name, ARN: e.arn(s.name), Status: s.status(now), Mode: s.mode, RetentionHours: s.retention, Created: s.created,
 			EnhancedMetrics: slices.Clone(s.metrics), MaxRecordSizeKiB: s.recordSizeKiB(), WarmThroughput: s.warmThroughput()}
+		ss.EncryptionType, ss.KeyID = s.encryption()
 		var open, closed []ShardSnapshot
 		for _, sh := range s.shards {
 			d := sh.describe()

@@ -92,6 +92,10 @@ type StreamSnapshot struct {
 	MaxRecordSizeKiB int
 	// WarmThroughput is set for ON_DEMAND streams.
 	WarmThroughput *WarmThroughput
+	// EncryptionType is KMS when new records are encrypted at rest, and
+	// KeyID then names the key; NONE and "" otherwise.
+	EncryptionType string
+	KeyID          string
 }
 
 // Utilisation is a stream's write load as a share of its open shards'

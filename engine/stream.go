@@ -42,6 +42,7 @@ type stream struct {
 	pending   []reshardOp          // reshards that take effect when UPDATING ends (pending.go)
 	consumers map[string]*consumer // enhanced fan-out consumers by name (efo.go)
 	scale     *scalerState         // the on-demand scaler's memory (scaler.go)
+	enc       streamEnc            // encryption at rest (encryption.go)
 }
 
 // status derives the lifecycle state from the clock, so delays need no timers.
@@ -267,6 +268,7 @@ type streamMeta struct {
 	MaxRecordKiB   int               `json:"max_record_kib,omitempty"`
 	WarmMiBps      int               `json:"warm_mibps,omitempty"`
 	Pending        []reshardOp       `json:"pending,omitempty"`
+	Encryption     *encMeta          `json:"encryption,omitempty"`
 }
 
 type shardMeta struct {
@@ -323,6 +325,7 @@ func (s *stream) meta() streamMeta {
 	m.Pending = s.pending
 	m.Consumers = s.consumerMetas()
 	m.Scaler = s.scalerMeta()
+	m.Encryption = s.encMeta()
 	return m
 }
 
@@ -352,6 +355,7 @@ func (e *Engine) loadStream(b []byte) (*stream, error) {
 	if s.tags == nil {
 		s.tags = map[string]string{}
 	}
+	e.loadEnc(s, m.Encryption)
 	for _, v := range m.Scalings {
 		s.scalings = append(s.scalings, fromMs(v))
 	}

@@ -93,6 +93,9 @@ type StreamDescription struct {
 	RetentionPeriodHours int
 	StreamCreation       time.Time
 	EncryptionType       string
+	// KeyID is the KMS key of an encrypted stream, as given to
+	// StartStreamEncryption; "" when EncryptionType is NONE.
+	KeyID string
 	// EnhancedMonitoring lists the shard-level metrics turned on.
 	EnhancedMonitoring []string
 }
@@ -113,9 +116,12 @@ type StreamSummary struct {
 	RetentionPeriodHours int
 	StreamCreation       time.Time
 	EncryptionType       string
-	OpenShardCount       int
-	ConsumerCount        int
-	MaxRecordSizeInKiB   int
+	// KeyID is the KMS key of an encrypted stream, as given to
+	// StartStreamEncryption; "" when EncryptionType is NONE.
+	KeyID              string
+	OpenShardCount     int
+	ConsumerCount      int
+	MaxRecordSizeInKiB int
 	// EnhancedMonitoring lists the shard-level metrics turned on.
 	EnhancedMonitoring []string
 	// WarmThroughput is set for ON_DEMAND streams.

@@ -34,7 +34,7 @@ func (e *Engine) PutRecord(ctx context.Context, in PutRecordInput) (PutRecordOut
 	if r.ErrorCode != "" {
 		return PutRecordOutput{}, &Error{Code: r.ErrorCode, Message: r.ErrorMessage}
 	}
-	return PutRecordOutput{ShardID: r.ShardID, SequenceNumber: r.SequenceNumber, EncryptionType: "NONE"}, nil
+	return PutRecordOutput{ShardID: r.ShardID, SequenceNumber: r.SequenceNumber, EncryptionType: out.EncryptionType}, nil
 }
 
 // PutRecords writes up to 500 records; each succeeds or fails on its own.
@@ -102,14 +102,33 @@ func (e *Engine) put(ctx context.Context, ref StreamRef, entries []PutRecordsEnt
 		}
 	}
 
-	e.mu.RLock()
-	s, err := e.forData(ref)
-	if err == nil {
-		err = checkRecordSizes(s, entries)
+	var s *stream
+	var sealer storage.Sealer
+	for {
+		e.mu.RLock()
+		var err error
+		s, err = e.forData(ref)
+		if err == nil {
+			err = checkRecordSizes(s, entries)
+		}
+		if err == nil {
+			sealer, err = e.sealer(s)
+		}
+		if err == errNewDataKey {
+			e.mu.RUnlock()
+			if err := e.newDataKey(ref); err != nil {
+				return out, err
+			}
+			continue
+		}
+		if err != nil {
+			e.mu.RUnlock()
+			return out, err
+		}
+		break
 	}
-	if err != nil {
-		e.mu.RUnlock()
-		return out, err
+	if sealer != nil {
+		out.EncryptionType = EncryptionKMS
 	}
 	now := e.clock.Now()
 	open := s.openShards()
@@ -167,7 +186,7 @@ func (e *Engine) put(ctx context.Context, ref StreamRef, entries []PutRecordsEnt
 		sp.last = sh.nextPos - 1
 		sh.inflight = append(sh.inflight, sp)
 		p.span = sp
-		appends[k] = storage.Append{Shard: sh.ref, Records: p.records}
+		appends[k] = storage.Append{Shard: sh.ref, Records: p.records, Seal: sealer}
 	}
 	pending := e.db.Submit(appends)
 	for _, p := range order {
@@ -175,7 +194,7 @@ func (e *Engine) put(ctx context.Context, ref StreamRef, entries []PutRecordsEnt
 	}
 	e.mu.RUnlock()
 
-	err = pending.Wait(ctx)
+	err := pending.Wait(ctx)
 	if err != nil && isCtxErr(err) {
 		// The caller has gone, but its records are queued and storage will
 		// commit (or fail) them regardless: settle them by what storage
@@ -184,7 +203,7 @@ func (e *Engine) put(ctx context.Context, ref StreamRef, entries []PutRecordsEnt
 		// even when closing.
 		go func() {
 			err := pending.Wait(context.Background())
-			e.settlePut(s.name, order, entries, hashes, err, nil)
+			e.settlePut(s.name, order, entries, hashes, out.EncryptionType, err, nil)
 			if err != nil {
 				e.event(EventError, s.name, "", "write failed: %v", err)
 			}
@@ -200,7 +219,7 @@ func (e *Engine) put(ctx context.Context, ref StreamRef, entries []PutRecordsEnt
 		}
 		return out, nil
 	}
-	e.settlePut(s.name, order, entries, hashes, err, &out)
+	e.settlePut(s.name, order, entries, hashes, out.EncryptionType, err, &out)
 	if err != nil {
 		e.event(EventError, s.name, "", "write failed: %v", err)
 		if out.FailedRecordCount == len(entries) {
@@ -212,7 +231,7 @@ func (e *Engine) put(ctx context.Context, ref StreamRef, entries []PutRecordsEnt
 
 // settlePut settles every shard's part of a put with storage's answer err
 // and, when out is not nil, fills in each record's result.
-func (e *Engine) settlePut(streamName string, order []*pendingShard, entries []PutRecordsEntry, hashes []HashKey, err error, out *PutRecordsOutput) {
+func (e *Engine) settlePut(streamName string, order []*pendingShard, entries []PutRecordsEntry, hashes []HashKey, encType string, err error, out *PutRecordsOutput) {
 	tapped := e.tapped()
 	for _, p := range order {
 		var recs []Record
@@ -227,7 +246,7 @@ func (e *Engine) settlePut(streamName string, order []*pendingShard, entries []P
 			if tapped || out != nil {
 				seq := formatSeq(p.sh.index, r.Position)
 				if tapped {
-					recs[j] = Record{SequenceNumber: seq, ApproximateArrivalTimestamp: fromMs(r.Arrival), Data: r.Data, PartitionKey: r.PartitionKey, ExplicitHashKey: entries[i].ExplicitHashKey, EncryptionType: "NONE"}
+					recs[j] = Record{SequenceNumber: seq, ApproximateArrivalTimestamp: fromMs(r.Arrival), Data: r.Data, PartitionKey: r.PartitionKey, ExplicitHashKey: entries[i].ExplicitHashKey, EncryptionType: encType}
 					hs[j] = hashes[i]
 				}
 				switch {

@@ -4,10 +4,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"slices"
 )
 
-// Codec turns a record's payload into the bytes kept on disk and back. It is
-// the single place where encryption at rest would go.
+// Codec turns every record's payload into the bytes kept on disk and back,
+// store-wide. Encryption at rest, which is per stream and per record, uses
+// Append.Seal (a Sealer) instead.
 //
 // Open's input points into a database page that is only valid during the
 // call: Open must not keep it, but may return it (as the identity codec
@@ -16,6 +18,27 @@ import (
 type Codec interface {
 	Seal(plain []byte) ([]byte, error)
 	Open(sealed []byte) ([]byte, error)
+}
+
+// Sealer seals the records of one Append (Append.Seal): storage calls it
+// while encoding, before a record reaches the write-ahead log, so neither
+// the log nor the bbolt file ever holds the body in clear. It must be safe
+// for concurrent use.
+type Sealer interface {
+	// Seal appends to dst the sealed form of body, the record at pos of ref
+	// arriving at arrival (the associated data that binds it there). body
+	// sits in dst's spare capacity, starting at len(dst), so it can be
+	// encrypted in place (cipher.AEAD allows exactly that overlap) and no
+	// clear copy is left behind: Seal must write nothing before it has
+	// read the body.
+	Seal(dst []byte, ref ShardRef, pos uint64, arrival int64, body []byte) ([]byte, error)
+}
+
+// Opener reverses a Sealer for Record.Unseal.
+type Opener interface {
+	// Open appends to dst the body sealed for the record at pos of ref
+	// arriving at arrival, or fails if sealed was altered or moved.
+	Open(dst []byte, ref ShardRef, pos uint64, arrival int64, sealed []byte) ([]byte, error)
 }
 
 // identityCodec stores payloads as they are. encodeValue and the size/decode
@@ -38,6 +61,12 @@ func (identityCodec) Open(sealed []byte) ([]byte, error) { return sealed, nil }
 //	          1 byte len(ExplicitHashKey), 0 or 16 | ExplicitHashKey
 //	          Data
 //
+// A sealed value (Append.Seal) has sealedTag in [0], its CRC also covers
+// the tag (so a flipped tag cannot pass for the other format), and [13:] is
+//
+//	uvarint payload (len(PartitionKey)+len(Data), counted without the key)
+//	Sealer.Seal(body)
+//
 // Format 1 (stores of schema version 1, before checksums) was [0:8] arrival,
 // [8:] sealed body. Its first byte is the top byte of an arrival, 0x00 (or
 // 0xFF before 1970), which valueTag is not, nor one bit away from: the
@@ -46,6 +75,7 @@ func (identityCodec) Open(sealed []byte) ([]byte, error) { return sealed, nil }
 // that are still read right.
 const (
 	valueTag       = 0x96
+	sealedTag      = 0x69 // valueTag's complement: 8 bits from it, 4 from 0x00 and 0xFF
 	crcLen         = 4
 	arrivalLen     = 8
 	headerLen      = 1 + crcLen + arrivalLen // format 2
@@ -72,11 +102,19 @@ func (e *DamageError) Unwrap() error { return ErrCorrupt }
 
 // recordCRC is the checksum of a format-2 value v stored under key.
 func recordCRC(key, v []byte) uint32 {
-	return crc32.Update(crc32.Update(0, crcTable, v[1+crcLen:]), crcTable, key)
+	crc := crc32.Update(crc32.Update(0, crcTable, v[1+crcLen:]), crcTable, key)
+	if v[0] == sealedTag {
+		crc = crc32.Update(crc, crcTable, v[:1])
+	}
+	return crc
 }
 
-// encodeValue builds the stored value of r.
-func encodeValue(c Codec, r *Record) ([]byte, error) {
+// isFormat2 reports whether v is a format-2 value, sealed or not.
+func isFormat2(v []byte) bool { return len(v) >= headerLen && (v[0] == valueTag || v[0] == sealedTag) }
+
+// encodeValue builds the stored value of r, sealed by s unless s is nil
+// (then c applies).
+func encodeValue(c Codec, r *Record, s Sealer, ref ShardRef) ([]byte, error) {
 	if n := len(r.ExplicitHashKey); n != 0 && n != explicitKeyLen {
 		return nil, fmt.Errorf("explicit hash key is %d bytes, want 0 or %d", n, explicitKeyLen)
 	}
@@ -84,7 +122,21 @@ func encodeValue(c Codec, r *Record) ([]byte, error) {
 	// Every value gets 8 bytes of spare capacity for the key the checksum
 	// covers: a key of its own would be one more allocation per record.
 	var v []byte
-	if _, ok := c.(identityCodec); ok {
+	if s != nil {
+		// Room for the payload length and a sealer's usual overhead (a
+		// 16-byte tag and a few bytes of its own) besides the key. The body
+		// is built where the sealed bytes go and sealed in place.
+		v = make([]byte, headerLen, headerLen+binary.MaxVarintLen64+bodyLen+24+8)
+		v = binary.AppendUvarint(v, uint64(recordPayload(r)))
+		n := len(v)
+		body := appendBody(v, r)[n:]
+		var err error
+		if v, err = s.Seal(v, ref, r.Position, r.Arrival, body); err != nil {
+			return nil, fmt.Errorf("seal: %w", err)
+		}
+		v = slices.Grow(v, 8)
+		v[0] = sealedTag
+	} else if _, ok := c.(identityCodec); ok {
 		// Build the body in place after the header: one allocation.
 		v = appendBody(make([]byte, headerLen, headerLen+bodyLen+8), r)
 	} else {
@@ -96,7 +148,9 @@ func encodeValue(c Codec, r *Record) ([]byte, error) {
 		v = make([]byte, headerLen+len(sealed), headerLen+len(sealed)+8)
 		copy(v[headerLen:], sealed)
 	}
-	v[0] = valueTag
+	if s == nil {
+		v[0] = valueTag
+	}
 	binary.BigEndian.PutUint64(v[1+crcLen:], uint64(r.Arrival))
 	key := v[len(v) : len(v)+8]
 	binary.BigEndian.PutUint64(key, r.Position)
@@ -120,7 +174,7 @@ func isV1(v []byte) bool { return len(v) > 0 && (v[0] == 0x00 || v[0] == 0xFF) }
 // (legacy). The error is a *DamageError naming the record.
 func checkValue(ref ShardRef, k, v []byte, legacy bool) error {
 	switch {
-	case len(v) >= headerLen && v[0] == valueTag:
+	case isFormat2(v):
 		if want, got := binary.BigEndian.Uint32(v[1:]), recordCRC(k, v); want != got {
 			return damage(ref, k, fmt.Sprintf("checksum %08x, stored %08x", got, want))
 		}
@@ -144,7 +198,7 @@ func damage(ref ShardRef, k []byte, reason string) *DamageError {
 // valueArrival reads the clear arrival.
 func valueArrival(v []byte) (int64, error) {
 	switch {
-	case len(v) >= headerLen && v[0] == valueTag:
+	case isFormat2(v):
 		return int64(binary.BigEndian.Uint64(v[1+crcLen:])), nil
 	case len(v) >= v1HeaderLen && isV1(v):
 		return int64(binary.BigEndian.Uint64(v)), nil
@@ -171,26 +225,35 @@ func bodyParts(body []byte) (pk, ehk, data []byte, err error) {
 	return pk, rest[:k], rest[k:], nil
 }
 
-// openBody unseals the part of v after the arrival. With the identity codec
-// the result aliases v (and so the bbolt page).
-func openBody(c Codec, v []byte) ([]byte, error) {
-	var sealed []byte
+// valueParts splits a stored value: for a sealed one, sealed is the sealed
+// body and pk, ehk and data are nil; otherwise the body is opened by c.
+// payload is len(PartitionKey)+len(Data) either way. With the identity
+// codec the results alias v (and so the bbolt page).
+func valueParts(c Codec, v []byte) (pk, ehk, data, sealed []byte, payload int64, err error) {
+	var body []byte
 	switch {
+	case len(v) >= headerLen && v[0] == sealedTag:
+		n, w := binary.Uvarint(v[headerLen:])
+		if w <= 0 || n > uint64(len(v)) {
+			return nil, nil, nil, nil, 0, errBadValue
+		}
+		return nil, nil, nil, v[headerLen+w:], int64(n), nil
 	case len(v) >= headerLen && v[0] == valueTag:
-		sealed = v[headerLen:]
+		body = v[headerLen:]
 	case len(v) >= v1HeaderLen && isV1(v):
-		sealed = v[v1HeaderLen:]
+		body = v[v1HeaderLen:]
 	default:
-		return nil, errBadValue
+		return nil, nil, nil, nil, 0, errBadValue
 	}
-	if _, ok := c.(identityCodec); ok {
-		return sealed, nil
+	if _, ok := c.(identityCodec); !ok {
+		if body, err = c.Open(body); err != nil {
+			return nil, nil, nil, nil, 0, fmt.Errorf("open sealed record: %w", err)
+		}
 	}
-	body, err := c.Open(sealed)
-	if err != nil {
-		return nil, fmt.Errorf("open sealed record: %w", err)
+	if pk, ehk, data, err = bodyParts(body); err != nil {
+		return nil, nil, nil, nil, 0, err
 	}
-	return body, nil
+	return pk, ehk, data, nil, int64(len(pk) + len(data)), nil
 }
 
 // decodeValue turns a stored value into a Record whose bytes are copies,
@@ -200,19 +263,18 @@ func decodeValue(c Codec, pos uint64, v []byte) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	body, err := openBody(c, v)
+	pk, ehk, data, sealed, _, err := valueParts(c, v)
 	if err != nil {
 		return Record{}, err
 	}
-	pk, ehk, data, err := bodyParts(body)
-	if err != nil {
-		return Record{}, err
-	}
-	return copyRecord(pos, arrival, pk, ehk, data), nil
+	return copyRecord(pos, arrival, pk, ehk, data, sealed), nil
 }
 
 // copyRecord builds a Record from parts that may alias a bbolt page.
-func copyRecord(pos uint64, arrival int64, pk, ehk, data []byte) Record {
+func copyRecord(pos uint64, arrival int64, pk, ehk, data, sealed []byte) Record {
+	if sealed != nil {
+		return Record{Position: pos, Arrival: arrival, Sealed: append(make([]byte, 0, len(sealed)), sealed...)}
+	}
 	r := Record{
 		Position:     pos,
 		Arrival:      arrival,
@@ -225,18 +287,34 @@ func copyRecord(pos uint64, arrival int64, pk, ehk, data []byte) Record {
 	return r
 }
 
+// Unseal opens a sealed record read from shard ref (Sealed is not nil)
+// with o and fills in its partition key, explicit hash key and data; a
+// record that is not sealed is left as it is.
+func (r *Record) Unseal(ref ShardRef, o Opener) error {
+	if r.Sealed == nil {
+		return nil
+	}
+	body, err := o.Open(nil, ref, r.Position, r.Arrival, r.Sealed)
+	if err != nil {
+		return err
+	}
+	pk, ehk, data, err := bodyParts(body)
+	if err != nil {
+		return &DamageError{Shard: ref, Position: r.Position, Reason: "malformed sealed body"}
+	}
+	r.PartitionKey, r.Data, r.Sealed = string(pk), data, nil
+	if len(ehk) > 0 {
+		r.ExplicitHashKey = ehk
+	}
+	return nil
+}
+
 // valuePayload returns the "bytes" that Stats and Read's maxBytes count,
-// len(Data)+len(PartitionKey), without copying anything out.
+// len(Data)+len(PartitionKey), without copying anything out. A sealed
+// value's is in clear, so it needs no key.
 func valuePayload(c Codec, v []byte) (int64, error) {
-	body, err := openBody(c, v)
-	if err != nil {
-		return 0, err
-	}
-	pk, _, data, err := bodyParts(body)
-	if err != nil {
-		return 0, err
-	}
-	return int64(len(pk) + len(data)), nil
+	_, _, _, _, n, err := valueParts(c, v)
+	return n, err
 }
 
 // recordPayload is valuePayload for a Record not yet encoded.

@@ -92,7 +92,7 @@ func (db *DB) encode(appends []Append) (*appendReq, error) {
 			if i > 0 && r.Position <= it.pos[i-1] {
 				return nil, fmt.Errorf("storage: append to %s: position %d does not follow %d", a.Shard, r.Position, it.pos[i-1])
 			}
-			v, err := encodeValue(db.codec, r)
+			v, err := encodeValue(db.codec, r, a.Seal, a.Shard)
 			if err != nil {
 				return nil, fmt.Errorf("storage: append to %s at %d: %w", a.Shard, r.Position, err)
 			}

@@ -299,7 +299,7 @@ func tearNewestSegment(t *testing.T, path string) {
 	seg := segs[len(segs)-1]
 	it := encodedAppend{ref: ShardRef{"crash", 0}, pos: []uint64{1 << 40}}
 	r := bigRecord(0, 1<<40)
-	v, err := encodeValue(identityCodec{}, &r)
+	v, err := encodeValue(identityCodec{}, &r, nil, ShardRef{})
 	if err != nil {
 		t.Fatal(err)
 	}

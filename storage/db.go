@@ -133,12 +133,20 @@ type Record struct {
 	// ExplicitHashKey is the writer's explicit hash key, or nil.
 	ExplicitHashKey []byte
 	Data            []byte
+	// Sealed, on a record read back, is its sealed body when it was written
+	// with Append.Seal: PartitionKey, ExplicitHashKey and Data are then
+	// empty until Unseal. Ignored on writes.
+	Sealed []byte
 }
 
 // Append is a set of records for one shard, in position order.
 type Append struct {
 	Shard   ShardRef
 	Records []Record
+	// Seal, when set, seals each record's partition key, explicit hash key
+	// and data before they are written anywhere; arrival and position stay
+	// in clear.
+	Seal Sealer
 }
 
 // DB is an open store.

@@ -36,7 +36,7 @@ func smallBoltStore(tb testing.TB) []byte {
 		}
 		for i := range 60 { // a few leaf pages and a branch
 			r := testRecord(0, uint64(i))
-			v, err := encodeValue(identityCodec{}, &r)
+			v, err := encodeValue(identityCodec{}, &r, nil, ShardRef{})
 			if err != nil {
 				return err
 			}

@@ -58,20 +58,15 @@ func (db *DB) Read(s ShardRef, from uint64, maxRecords, maxBytes int) ([]Record,
 				if err != nil {
 					return badRecord(s, k, err)
 				}
-				body, err := openBody(db.codec, v)
+				pk, ehk, data, sealed, size, err := valueParts(db.codec, v)
 				if err != nil {
 					return badRecord(s, k, err)
 				}
-				pk, ehk, data, err := bodyParts(body)
-				if err != nil {
-					return badRecord(s, k, err)
-				}
-				size := int64(len(pk) + len(data))
 				if full(size) {
 					done = true
 					return nil
 				}
-				out = append(out, copyRecord(pos, arrival, pk, ehk, data))
+				out = append(out, copyRecord(pos, arrival, pk, ehk, data, sealed))
 				total += size
 			}
 			return nil
@@ -89,15 +84,11 @@ func (db *DB) Read(s ShardRef, from uint64, maxRecords, maxBytes int) ([]Record,
 			if full(r.payload) {
 				return out, nil
 			}
-			body, err := openBody(db.codec, r.val)
+			pk, ehk, data, sealed, _, err := valueParts(db.codec, r.val)
 			if err != nil {
 				return nil, fmt.Errorf("storage: read %s: %w", s, err)
 			}
-			pk, ehk, data, err := bodyParts(body)
-			if err != nil {
-				return nil, fmt.Errorf("storage: read %s: %w", s, err)
-			}
-			out = append(out, copyRecord(r.pos, r.arrival, pk, ehk, data))
+			out = append(out, copyRecord(r.pos, r.arrival, pk, ehk, data, sealed))
 			total += r.payload
 		}
 	}

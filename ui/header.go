@@ -317,6 +317,9 @@ func modeSegments(st *Styles, s *engine.StreamSnapshot, at time.Time) []segment 
 // warm throughput.
 func settingSegments(s *engine.StreamSnapshot) []segment {
 	var segs []segment
+	if s.EncryptionType == engine.EncryptionKMS {
+		segs = append(segs, segment{id: "enc", full: "encrypted (KMS " + s.KeyID + ")", short: "KMS"})
+	}
 	if n := len(s.EnhancedMetrics); n > 0 {
 		full := "monitoring " + strconv.Itoa(n) + "/" + strconv.Itoa(len(engine.ShardLevelMetrics))
 		if n == len(engine.ShardLevelMetrics) {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	tea "github.com/charmbracelet/bubbletea"
+	"github.com/shardscope/shardscope/engine"
 )
 
 // emptyRows is how many lines the shards pane takes to say how to create
@@ -84,6 +85,10 @@ func (m *Model) nextStream() tea.Cmd {
 	if m.shardRows() != m.lay.shardRow {
 		m.resize(c.Width, c.Height)
 	}
-	m.report("watch", fmt.Sprintf("watching stream %s (%d of %d)", names[i], i+1, len(names)), false)
+	enc := ""
+	if s := c.Snap.Stream(names[i]); s != nil && s.EncryptionType == engine.EncryptionKMS {
+		enc = ", encrypted with " + s.KeyID
+	}
+	m.report("watch", fmt.Sprintf("watching stream %s (%d of %d%s)", names[i], i+1, len(names), enc), false)
 	return nil
 }

@@ -150,7 +150,7 @@ func TestAttachServeReadOnly(t *testing.T) {
 		t.Fatalf("no event for the split: %+v", b.Snapshot().Events)
 	}
 	remotetest.Put(t, sdk, "orders", "b", 60)
-	remotetest.Eventually(t, "60 records after the split", 15*time.Second, func() bool { n, _ := f.count(b, "b"); return n == 60 })
+	remotetest.Eventually(t, "60 records after the split", 45*time.Second, func() bool { n, _ := f.count(b, "b"); return n == 60 })
 	_, from := f.count(b, "b")
 	if from["shardId-000000000002"] == 0 || from["shardId-000000000003"] == 0 || from[aws.ToString(parent.ShardId)] != 0 {
 		t.Fatalf("records after the split came from %v, want both children and not the parent", from)
