@@ -129,7 +129,7 @@ func (f *storeFlags) open(clock engine.Clock, tune func(*engine.Options)) (*stor
 func rootCommand() *cobra.Command {
 	var store storeFlags
 	var seed int64
-	var stream, listen string
+	var stream, listen, aroundPath string
 	var maxConns int
 	var sec securityFlags
 	root := &cobra.Command{
@@ -151,7 +151,7 @@ producers (clickstream, IoT sensors, application logs) start writing.`,
 			if sec.any() && listen == "" {
 				return errors.New("--auth, --policy and --tls-* apply to the API: give --listen too")
 			}
-			return runConsole(store, stream, seed, listen, maxConns, sec)
+			return runConsole(store, stream, seed, listen, maxConns, sec, aroundPath)
 		},
 	}
 	root.SetFlagErrorFunc(usageHint) // subcommands inherit it
@@ -165,6 +165,7 @@ producers (clickstream, IoT sensors, application logs) start writing.`,
 	root.Flags().Int64Var(&seed, "seed", 0, "seed for the producers (same seed, same records)")
 	root.Flags().StringVar(&stream, "stream", "demo", "stream to create if missing and to watch")
 	root.Flags().StringVar(&listen, "listen", "", "also serve the Kinesis API on this address (e.g. 127.0.0.1:4567)")
+	root.Flags().StringVar(&aroundPath, "config", "", "also run the triggers, deliveries and Kinesis Agent a YAML file declares (see README, Around the stream)")
 	root.Flags().IntVar(&maxConns, "max-conns", api.DefaultMaxConns, "with --listen: most connections served at once (more wait to be accepted)")
 	sec.register(root, "with --listen: ")
 	root.AddCommand(serveCommand(), benchCommand(), repairCommand(), checkCommand(), attachCommand(), keysCommand())
@@ -308,7 +309,7 @@ func printCheckReport(w io.Writer, r *storage.StoreReport) {
 
 // runConsole is the default command: engine, demo stream, producers,
 // consumers and the console, shut down in order when the user quits.
-func runConsole(store storeFlags, stream string, seed int64, listen string, maxConns int, secFlags securityFlags) (err error) {
+func runConsole(store storeFlags, stream string, seed int64, listen string, maxConns int, secFlags securityFlags, aroundPath string) (err error) {
 	if !isatty.IsTerminal(os.Stdin.Fd()) || !isatty.IsTerminal(os.Stdout.Fd()) {
 		return errors.New("the console needs a terminal on stdin and stdout; for a headless server run `shardscope serve`")
 	}
@@ -334,6 +335,24 @@ func runConsole(store storeFlags, stream string, seed int64, listen string, maxC
 		return err
 	}
 	cons.Start(runCtx)
+	var around *embedded.Around
+	if aroundPath != "" {
+		if around, err = embedded.LoadAround(runCtx, aroundPath, e, db, stream); err != nil {
+			prods.Stop()
+			cons.Stop()
+			return err
+		}
+		aroundCtx, stopAround := context.WithCancel(runCtx)
+		around.Start(aroundCtx)
+		defer func() {
+			// The agent, triggers and deliveries stop before the store
+			// closes; the deferred Stop below runs first.
+			stopAround()
+			if werr := around.Wait(); werr != nil && err == nil {
+				err = werr
+			}
+		}()
+	}
 	defer func() {
 		// Producers first so consumers can checkpoint what was written.
 		prods.Stop()
@@ -365,7 +384,7 @@ func runConsole(store storeFlags, stream string, seed int64, listen string, maxC
 		defer func() { cancel(); <-served }()
 	}
 
-	b := embedded.New(runCtx, embedded.Config{Engine: e, DB: db, Clock: clock, Tap: tap, Producers: prods, Consumers: cons})
+	b := embedded.New(runCtx, embedded.Config{Engine: e, DB: db, Clock: clock, Tap: tap, Producers: prods, Consumers: cons, Around: around})
 	return ui.Run(b, ui.Options{Stream: stream, Endpoint: endpoint})
 }
 

@@ -51,13 +51,14 @@ func ConsumerConfig(db *storage.DB, clock engine.Clock) consumers.Config {
 // Backend adapts the engine, the producers and the consumers to what the
 // console needs. Make it with New.
 type Backend struct {
-	e     *engine.Engine
-	db    *storage.DB
-	clock *engine.OffsetClock
-	tap   *engine.Tap
-	prods *producers.Set
-	cons  *consumers.Group
-	ctx   context.Context // ends when the console closes
+	e      *engine.Engine
+	db     *storage.DB
+	clock  *engine.OffsetClock
+	tap    *engine.Tap
+	prods  *producers.Set
+	cons   *consumers.Group
+	around *Around
+	ctx    context.Context // ends when the console closes
 
 	mu       sync.Mutex // guards what follows
 	throttle map[string]*throttleWindow
@@ -81,6 +82,9 @@ type Config struct {
 	Tap       *engine.Tap
 	Producers *producers.Set
 	Consumers *consumers.Group
+	// Around is what a --config file declared (triggers, deliveries, the
+	// agent), shown with the consumers and producers; nil for none.
+	Around *Around
 }
 
 // New returns a backend over cfg; ctx ends when the console closes.
@@ -91,7 +95,7 @@ func New(ctx context.Context, cfg Config) *Backend {
 	if cfg.Consumers == nil {
 		cfg.Consumers = &consumers.Group{}
 	}
-	return &Backend{e: cfg.Engine, db: cfg.DB, clock: cfg.Clock, tap: cfg.Tap, prods: cfg.Producers, cons: cfg.Consumers, ctx: ctx}
+	return &Backend{e: cfg.Engine, db: cfg.DB, clock: cfg.Clock, tap: cfg.Tap, prods: cfg.Producers, cons: cfg.Consumers, around: cfg.Around, ctx: ctx}
 }
 
 func (b *Backend) Snapshot() engine.Snapshot {
@@ -117,7 +121,7 @@ func (b *Backend) Producers() []ui.ProducerView {
 			Errors: int64(s.Errors), Bursting: s.Bursting, Aggregating: s.Aggregating, LastError: s.LastError,
 		})
 	}
-	return out
+	return append(out, b.around.producers()...)
 }
 
 // CaughtUp is how close to its shard's newest record a reader counts as
@@ -149,7 +153,8 @@ func (b *Backend) Consumers() []ui.ConsumerView {
 		snap = b.Snapshot()
 	}
 	var out []ui.ConsumerView
-	for _, app := range b.cons.All() {
+	aroundApps, aroundLines := b.around.apps()
+	for _, app := range append(b.cons.All(), aroundApps...) {
 		s := app.Stats()
 		v := ui.ConsumerView{
 			Name: s.App, Stream: s.Stream, Kind: ui.KindPolling, Shards: len(s.Shards),
@@ -207,6 +212,9 @@ func (b *Backend) Consumers() []ui.ConsumerView {
 		}
 		b.mu.Unlock()
 		v.Summary = consumerLines(app.Processor())
+		if l, ok := aroundLines[app.Name()]; ok {
+			v.Summary = l
+		}
 		out = append(out, v)
 	}
 	return out
@@ -414,6 +422,9 @@ func (b *Backend) TimeLapse(d time.Duration) (string, error) {
 
 func (b *Backend) producer(name string) (*producers.Producer, error) {
 	p, ok := b.prods.Get(name)
+	if !ok && b.around.isAgent(name) {
+		return nil, fmt.Errorf("%s is a Kinesis Agent flow: its pace is the flow's maxRecordsPerSecond in agent.json", name)
+	}
 	if !ok {
 		return nil, fmt.Errorf("no producer %q", name)
 	}
@@ -537,6 +548,9 @@ func (b *Backend) AddConsumer(stream string, fanOut bool) (string, error) {
 // one's registration is removed too. A registered consumer that no
 // application here owns (one an outside client made) is deregistered.
 func (b *Backend) RemoveConsumer(stream, name string) (string, error) {
+	if b.around.has(name) {
+		return "", fmt.Errorf("%s runs from --config: it stops with the console", name)
+	}
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()
 	if b.cons.App(name) != nil {
@@ -559,6 +573,9 @@ func (b *Backend) RemoveConsumer(stream, name string) (string, error) {
 // without handing its leases back, so they move once they expire.
 func (b *Backend) StopWorker(app, worker string) (string, error) {
 	a := b.cons.App(app)
+	if a == nil {
+		a = b.around.app(app)
+	}
 	if a == nil {
 		return "", fmt.Errorf("no consumer application %q", app)
 	}
