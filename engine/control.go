@@ -619,10 +619,8 @@ func (e *Engine) RemoveTagsFromStream(ctx context.Context, in RemoveTagsInput) e
 	if err != nil {
 		return err
 	}
-	for _, k := range in.TagKeys {
-		if !validTagText(k) {
-			return errTagChars()
-		}
+	if err := checkTagKeys(in.TagKeys); err != nil {
+		return err
 	}
 	for _, k := range in.TagKeys {
 		delete(s.tags, k)
@@ -684,6 +682,17 @@ func checkTags(tags map[string]string, existing int) error {
 	}
 	for k, val := range tags {
 		if !validTagText(k) || !validTagText(val) {
+			return errTagChars()
+		}
+	}
+	return nil
+}
+
+// checkTagKeys refuses tag keys with characters the service does not
+// allow; both removing calls (RemoveTagsFromStream, UntagResource) use it.
+func checkTagKeys(keys []string) error {
+	for _, k := range keys {
+		if !validTagText(k) {
 			return errTagChars()
 		}
 	}

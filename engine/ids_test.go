@@ -152,6 +152,7 @@ func TestTagCharactersAndLengths(t *testing.T) {
 		wantMessage(t, env.e.AddTagsToStream(ctx, AddTagsInput{StreamRef: ref, Tags: map[string]string{bad: "v"}}), InvalidArgumentException, chars)
 		wantMessage(t, env.e.AddTagsToStream(ctx, AddTagsInput{StreamRef: ref, Tags: map[string]string{"k": bad}}), InvalidArgumentException, chars)
 		wantMessage(t, env.e.RemoveTagsFromStream(ctx, RemoveTagsInput{StreamRef: ref, TagKeys: []string{"empty", bad}}), InvalidArgumentException, chars)
+		wantMessage(t, env.e.UntagResource(ctx, UntagResourceInput{ResourceARN: env.e.arn("s"), TagKeys: []string{"empty", bad}}), InvalidArgumentException, chars)
 	}
 	l, err := env.e.ListTagsForStream(ctx, ListTagsInput{StreamRef: ref})
 	if err != nil || len(l.Tags) != 2 {

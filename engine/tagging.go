@@ -162,6 +162,9 @@ func (e *Engine) UntagResource(ctx context.Context, in UntagResourceInput) error
 	if err != nil {
 		return err
 	}
+	if err := checkTagKeys(in.TagKeys); err != nil {
+		return err
+	}
 	tags := r.tags()
 	old := make(map[string]string, len(tags))
 	for k, val := range tags {
