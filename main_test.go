@@ -566,7 +566,8 @@ func TestConsoleRunsAConfigFile(t *testing.T) {
 	// The consumers pane lists the built-in applications first; the
 	// trigger's row is in view, the delivery's below it (the pane scrolls).
 	s.waitFor("the agent's 100 lines among the producers and the trigger among the consumers", 30*time.Second, func(sc string) bool {
-		return strings.Contains(sc, "agent app.log") && regexp.MustCompile(`sent +100\b`).MatchString(sc) && strings.Contains(sc, "trigger-sink")
+		return strings.Contains(sc, "agent app.log") && regexp.MustCompile(`sent +100\b`).MatchString(sc) && strings.Contains(sc, "trigger-sink") &&
+			strings.Contains(sc, "Around · triggers, deliveries, agent") && strings.Contains(sc, "delivery deliver-demo → file://")
 	})
 	deadline := time.Now().Add(30 * time.Second)
 	for {

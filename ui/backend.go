@@ -176,6 +176,27 @@ type ShardLagView struct {
 	Owner string
 }
 
+// AroundReporter is implemented by a backend that runs applications
+// around its streams — Lambda-style triggers, Firehose-style deliveries,
+// the Kinesis Agent (the console's --config) — for the around pane.
+type AroundReporter interface {
+	// Around returns them in a stable order; empty hides the pane.
+	Around() []AroundView
+}
+
+// AroundView is one trigger, delivery or agent flow.
+type AroundView struct {
+	// Kind is "trigger", "delivery" or "agent".
+	Kind string
+	// Name is the mapping's, delivery stream's or flow's name; Target what
+	// it feeds or reads: the function, the destination, the file pattern.
+	Name, Target string
+	// Figures are one or two lines of live figures.
+	Figures []string
+	// LastError is the latest failure's text, "" when none.
+	LastError string
+}
+
 // Attached is implemented by a backend attached to a stream it does not
 // run (shardscope attach); the header then says where, how the console
 // reads, whether it may write, and a lost connection.

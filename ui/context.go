@@ -18,6 +18,7 @@ const (
 	paneProducers
 	paneConsumers
 	paneEvents
+	paneAround // only while the backend reports applications around the stream
 	paneCount
 )
 
@@ -34,6 +35,8 @@ func (p paneID) String() string {
 		return "Consumers"
 	case paneEvents:
 		return "Events"
+	case paneAround:
+		return "Around"
 	}
 	return "?"
 }
@@ -89,6 +92,7 @@ type Context struct {
 	StreamNames []string
 	Producers   []ProducerView
 	Consumers   []ConsumerView
+	Around      []AroundView
 	// Attach is set when the backend is attached to a remote stream.
 	Attach *Attachment
 	// Ticks counts data ticks; zero means nothing arrived yet.
@@ -106,6 +110,8 @@ type dataMsg struct {
 	Dropped   uint64
 	Producers []ProducerView
 	Consumers []ConsumerView
+	// Around are the backend's triggers, deliveries and agent flows.
+	Around []AroundView
 	// Attach is set for an attached backend.
 	Attach *Attachment
 	// tick is set when the message came from the paced tick, which then

@@ -48,6 +48,13 @@ type fakeBackend struct {
 	fail      error // returned by every action when set
 	copied    []string
 	copyErr   error
+	around    []AroundView
+}
+
+func (f *fakeBackend) Around() []AroundView {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]AroundView(nil), f.around...)
 }
 
 func (f *fakeBackend) Snapshot() engine.Snapshot {

@@ -39,6 +39,7 @@ type Model struct {
 	feed      *feedPane
 	producers *producersPane
 	consumers *consumersPane
+	around    *aroundPane
 	events    *eventsPane
 	cost      *costPane
 	help      *helpView
@@ -103,6 +104,7 @@ func New(b Backend, opts Options) Model {
 		feed:      newFeed(ctx, opts.FeedCapacity),
 		producers: newProducers(ctx),
 		consumers: newConsumers(ctx),
+		around:    newAround(ctx),
 		events:    newEvents(ctx),
 		cost:      newCost(ctx),
 		help:      newHelpView(ctx),
@@ -139,7 +141,12 @@ func read(b Backend) dataMsg {
 		v := a.Attachment()
 		at = &v
 	}
+	var around []AroundView
+	if r, ok := b.(AroundReporter); ok {
+		around = r.Around()
+	}
 	return dataMsg{
+		Around:    around,
 		Attach:    at,
 		Snap:      b.Snapshot(),
 		Records:   b.DrainFeed(nil),
@@ -161,6 +168,8 @@ func (m Model) pane(id paneID) pane {
 		return m.producers
 	case paneConsumers:
 		return m.consumers
+	case paneAround:
+		return m.around
 	}
 	return m.events
 }
@@ -212,6 +221,8 @@ func (m *Model) onData(msg dataMsg) tea.Cmd {
 	c := m.ctx
 	c.Snap = msg.Snap
 	c.Producers, c.Consumers = msg.Producers, msg.Consumers
+	hadAround := len(c.Around) > 0
+	c.Around = msg.Around
 	c.Attach = msg.Attach
 	c.At = c.Now()
 	c.Ahead = 0
@@ -231,7 +242,10 @@ func (m *Model) onData(msg dataMsg) tea.Cmd {
 	for _, text := range m.hot.observe(msg.Records, c.StreamName, c.At) {
 		m.events.Add(eventLine{At: c.At, Kind: "hot key", Text: text})
 	}
-	if m.shardRows() != m.lay.shardRow || m.prodRows() != m.lay.prodRows {
+	if hadAround != (len(c.Around) > 0) && c.Focus == paneAround {
+		c.Focus = paneShards
+	}
+	if m.shardRows() != m.lay.shardRow || m.prodRows() != m.lay.prodRows || hadAround != (len(c.Around) > 0) {
 		m.resize(c.Width, c.Height)
 	}
 	if len(m.pending) > 0 {
@@ -315,10 +329,10 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.help.offset = 0
 		return m, nil
 	case key.Matches(msg, k.NextPane):
-		m.ctx.Focus = (m.ctx.Focus + 1) % paneCount
+		m.cycleFocus(1)
 		return m, nil
 	case key.Matches(msg, k.PrevPane):
-		m.ctx.Focus = (m.ctx.Focus + paneCount - 1) % paneCount
+		m.cycleFocus(paneCount - 1)
 		return m, nil
 	case key.Matches(msg, k.Pause):
 		m.feed.TogglePause()
@@ -361,6 +375,16 @@ func (m Model) shardRows() int {
 
 func (m Model) prodRows() int { return len(m.ctx.Producers) }
 
+// cycleFocus moves the focus by step (mod paneCount), passing over the
+// around pane while there is nothing around.
+func (m *Model) cycleFocus(step paneID) {
+	c := m.ctx
+	c.Focus = (c.Focus + step) % paneCount
+	if c.Focus == paneAround && len(c.Around) == 0 {
+		c.Focus = (c.Focus + step) % paneCount
+	}
+}
+
 // resize lays the panes out for a w×h terminal.
 func (m *Model) resize(w, h int) {
 	c := m.ctx
@@ -398,11 +422,18 @@ func (m *Model) resize(w, h int) {
 		m.producers.SetSize(l.rightW, l.topH)
 		m.consumers.SetSize(l.rightW, l.midH-l.costH)
 		m.cost.SetSize(l.rightW, l.costH)
-		m.events.SetSize(w, l.evH)
+		if len(c.Around) > 0 {
+			// The bottom row is shared: events left, around right.
+			m.events.SetSize(l.leftW, l.evH)
+			m.around.SetSize(l.rightW, l.evH)
+		} else {
+			m.events.SetSize(w, l.evH)
+		}
 	} else {
 		m.producers.SetSize(w, l.midH)
 		m.consumers.SetSize(w, l.midH)
 		m.events.SetSize(w, l.midH)
+		m.around.SetSize(w, l.midH)
 	}
 	if m.detail != nil {
 		m.detail.SetSize(w, l.bodyH)
@@ -434,7 +465,11 @@ func (m Model) View() string {
 		}
 		b.WriteString(joinColumns(m.feed.View(), right))
 		b.WriteByte('\n')
-		b.WriteString(m.events.View())
+		if len(c.Around) > 0 {
+			b.WriteString(joinColumns(m.events.View(), m.around.View()))
+		} else {
+			b.WriteString(m.events.View())
+		}
 	default:
 		b.WriteString(m.shards.View())
 		b.WriteByte('\n')
@@ -556,6 +591,9 @@ func (m *Model) paneAt(x, y int) (paneID, int, bool) {
 		}
 		return 0, 0, false // the cost box takes no input
 	case l.wide:
+		if l.wide && x >= l.leftW && len(m.ctx.Around) > 0 {
+			return paneAround, inside(top+l.topH+l.midH, l.evH), true
+		}
 		return paneEvents, inside(top+l.topH+l.midH, l.evH), true
 	}
 	return 0, 0, false
@@ -574,6 +612,8 @@ func (m *Model) scrollPane(id paneID, d int) {
 		m.consumers.move(d)
 	case paneEvents:
 		m.events.scroll(d)
+	case paneAround:
+		m.around.scroll(d)
 	}
 }
 

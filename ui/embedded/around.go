@@ -223,28 +223,23 @@ func (a *Around) Wait() error {
 	return errors.Join(all...)
 }
 
-// apps are the consumer applications, with their live figures.
-func (a *Around) apps() ([]*consumers.App, map[string][]string) {
+// views are the triggers, deliveries and agent flows for the around pane,
+// in the order the file declares them.
+func (a *Around) views() []ui.AroundView {
 	if a == nil {
-		return nil, nil
+		return nil
 	}
-	var apps []*consumers.App
-	lines := map[string][]string{}
+	var out []ui.AroundView
 	for _, t := range a.triggers {
 		st := t.Stats()
-		apps = append(apps, t.App())
 		tot := st.Total
-		l := []string{fmt.Sprintf("trigger → %s · %.1f inv/s · %s · %s · %s · IteratorAge %s · %d on failure",
-			st.Function, st.InvocationsPerSecond, plural(tot.Records, "record"), plural(tot.Errors, "error"),
-			plural(tot.Retries, "retry"), time.Duration(tot.IteratorAgeMillis)*time.Millisecond, tot.OnFailure)}
-		if tot.LastError != "" {
-			l = append(l, "last error: "+tot.LastError)
-		}
-		lines[st.Name] = l
+		out = append(out, ui.AroundView{Kind: "trigger", Name: st.Name, Target: st.Function, LastError: tot.LastError,
+			Figures: []string{fmt.Sprintf("%.1f inv/s · %s · %s · %s · IteratorAge %s · %d on failure",
+				st.InvocationsPerSecond, plural(tot.Records, "record"), plural(tot.Errors, "error"),
+				plural(tot.Retries, "retry"), time.Duration(tot.IteratorAgeMillis)*time.Millisecond, tot.OnFailure)}})
 	}
 	for _, d := range a.deliveries {
 		st := d.d.Stats()
-		apps = append(apps, d.app)
 		fill := 0.0
 		if st.BufferSize > 0 {
 			fill = 100 * float64(st.Buffered) / float64(st.BufferSize)
@@ -253,14 +248,50 @@ func (a *Around) apps() ([]*consumers.App, map[string][]string) {
 		if !st.LastDelivery.IsZero() {
 			last = time.Since(st.LastDelivery).Round(time.Second).String() + " ago"
 		}
-		l := []string{fmt.Sprintf("delivery → %s · %s in %s · %s · buffer %.0f %% · last %s · %s",
-			st.Destination, bytesText(st.Bytes), plural(st.Objects, "object"), plural(st.Rows, "row"), fill, last, plural(st.Failures, "failure"))}
-		if st.LastError != "" {
-			l = append(l, "last error: "+st.LastError)
+		out = append(out, ui.AroundView{Kind: "delivery", Name: d.app.Name(), Target: st.Destination, LastError: st.LastError,
+			Figures: []string{fmt.Sprintf("%s in %s · %s · buffer %.0f %% · last %s · %s",
+				bytesText(st.Bytes), plural(st.Objects, "object"), plural(st.Rows, "row"), fill, last, plural(st.Failures, "failure"))}})
+	}
+	for _, p := range a.producers() {
+		out = append(out, ui.AroundView{Kind: "agent", Name: p.Name, Target: p.Skew, LastError: p.LastError,
+			Figures: []string{fmt.Sprintf("%s sent (%.0f/s) · %s · %s", commasInt(p.Sent), p.ActualRate, plural(p.Retried, "resent record"), plural(p.Errors, "failed call"))}})
+	}
+	return out
+}
+
+// apps are the consumer applications, with their live figures for the
+// consumers pane (the same as the around pane's).
+func (a *Around) apps() ([]*consumers.App, map[string][]string) {
+	if a == nil {
+		return nil, nil
+	}
+	var apps []*consumers.App
+	for _, t := range a.triggers {
+		apps = append(apps, t.App())
+	}
+	for _, d := range a.deliveries {
+		apps = append(apps, d.app)
+	}
+	lines := map[string][]string{}
+	for _, v := range a.views() {
+		if v.Kind == "agent" {
+			continue
 		}
-		lines[d.app.Name()] = l
+		l := []string{v.Kind + " → " + v.Target + " · " + strings.Join(v.Figures, " · ")}
+		if v.LastError != "" {
+			l = append(l, "last error: "+v.LastError)
+		}
+		lines[v.Name] = l
 	}
 	return apps, lines
+}
+
+func commasInt(n int64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // producers are the agent's flows as producers.

@@ -111,6 +111,11 @@ Agent: agent.json
 		}
 		return ""
 	})
+	views := b.Around()
+	if len(views) != 3 || views[0].Kind != "trigger" || views[0].Target != "counter" || views[1].Kind != "delivery" ||
+		!strings.HasPrefix(views[1].Target, "file://") || views[2].Kind != "agent" || !strings.Contains(views[2].Figures[0], "300 sent") {
+		t.Fatalf("around views: %+v", views)
+	}
 	if n := invoked.Load(); n != 300 {
 		t.Fatalf("the function got %d records, want 300", n)
 	}

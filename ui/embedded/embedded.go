@@ -68,7 +68,13 @@ type Backend struct {
 	points   map[string]map[string]*readPoint // by application, then shard
 }
 
-var _ ui.Backend = (*Backend)(nil)
+var (
+	_ ui.Backend        = (*Backend)(nil)
+	_ ui.AroundReporter = (*Backend)(nil)
+)
+
+// Around reports what the console's --config file runs.
+func (b *Backend) Around() []ui.AroundView { return b.around.views() }
 
 // Config is what a Backend adapts. Engine, Clock and Tap are required;
 // without Producers or Consumers the console shows none.
