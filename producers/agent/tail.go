@@ -54,6 +54,9 @@ type tracked struct {
 	footer     bool
 	gone       bool // no longer matched by the pattern
 	changed    time.Time
+	// size and mod are from the last scan that found the file.
+	size int64
+	mod  time.Time
 }
 
 // tailer follows the files of one flow.
@@ -131,6 +134,7 @@ func (t *tailer) scan() error {
 			tf.path = path
 		}
 		tf.gone = false
+		tf.size, tf.mod = fi.Size(), fi.ModTime()
 	}
 	for id, tf := range t.files {
 		if !seen[id] && !tf.gone {
@@ -186,30 +190,19 @@ func (t *tailer) read(budget int) ([]line, error) {
 	return out, nil
 }
 
-// ordered returns the tracked files by modification time, oldest first.
+// ordered returns the tracked files by modification time (as the last
+// scan saw it), oldest first.
 func (t *tailer) ordered() []*tracked {
-	type byTime struct {
-		tf  *tracked
-		mod time.Time
-	}
-	list := make([]byTime, 0, len(t.files))
+	out := make([]*tracked, 0, len(t.files))
 	for _, tf := range t.files {
-		var mod time.Time
-		if fi, err := os.Stat(tf.path); err == nil {
-			mod = fi.ModTime()
-		}
-		list = append(list, byTime{tf, mod})
+		out = append(out, tf)
 	}
-	slices.SortFunc(list, func(a, b byTime) int {
+	slices.SortFunc(out, func(a, b *tracked) int {
 		if c := a.mod.Compare(b.mod); c != 0 {
 			return c
 		}
-		return strings.Compare(a.tf.path, b.tf.path)
+		return strings.Compare(a.path, b.path)
 	})
-	out := make([]*tracked, len(list))
-	for i, x := range list {
-		out[i] = x.tf
-	}
 	return out
 }
 
@@ -366,8 +359,8 @@ func (t *tailer) checkpoints() []fileCheckpoint {
 func (t *tailer) behind() (bytes int64, files int) {
 	for _, tf := range t.files {
 		size := tf.off
-		if fi, err := os.Stat(tf.path); err == nil && !tf.gone {
-			size = max(size, fi.Size())
+		if !tf.gone {
+			size = max(size, tf.size)
 		}
 		if size > tf.sent {
 			bytes += size - tf.sent

@@ -229,14 +229,19 @@ func (a *Around) views() []ui.AroundView {
 	if a == nil {
 		return nil
 	}
+	return append(a.appViews(), a.agentViews()...)
+}
+
+// appViews are the triggers and deliveries.
+func (a *Around) appViews() []ui.AroundView {
 	var out []ui.AroundView
 	for _, t := range a.triggers {
 		st := t.Stats()
 		tot := st.Total
 		out = append(out, ui.AroundView{Kind: "trigger", Name: st.Name, Target: st.Function, LastError: tot.LastError,
 			Figures: []string{fmt.Sprintf("%.1f inv/s · %s · %s · %s · IteratorAge %s · %d on failure",
-				st.InvocationsPerSecond, plural(tot.Records, "record"), plural(tot.Errors, "error"),
-				plural(tot.Retries, "retry"), time.Duration(tot.IteratorAgeMillis)*time.Millisecond, tot.OnFailure)}})
+				st.InvocationsPerSecond, count(tot.Records, "record"), count(tot.Errors, "error"),
+				count(tot.Retries, "retry"), time.Duration(tot.IteratorAgeMillis)*time.Millisecond, tot.OnFailure)}})
 	}
 	for _, d := range a.deliveries {
 		st := d.d.Stats()
@@ -250,11 +255,17 @@ func (a *Around) views() []ui.AroundView {
 		}
 		out = append(out, ui.AroundView{Kind: "delivery", Name: d.app.Name(), Target: st.Destination, LastError: st.LastError,
 			Figures: []string{fmt.Sprintf("%s in %s · %s · buffer %.0f %% · last %s · %s",
-				bytesText(st.Bytes), plural(st.Objects, "object"), plural(st.Rows, "row"), fill, last, plural(st.Failures, "failure"))}})
+				bytesText(st.Bytes), count(st.Objects, "object"), count(st.Rows, "row"), fill, last, count(st.Failures, "failure"))}})
 	}
+	return out
+}
+
+// agentViews are the agent's flows for the around pane.
+func (a *Around) agentViews() []ui.AroundView {
+	var out []ui.AroundView
 	for _, p := range a.producers() {
 		out = append(out, ui.AroundView{Kind: "agent", Name: p.Name, Target: p.Skew, LastError: p.LastError,
-			Figures: []string{fmt.Sprintf("%s sent (%.0f/s) · %s · %s", commasInt(p.Sent), p.ActualRate, plural(p.Retried, "resent record"), plural(p.Errors, "failed call"))}})
+			Figures: []string{fmt.Sprintf("%s sent (%.0f/s) · %s · %s", commasInt(p.Sent), p.ActualRate, count(p.Retried, "resent record"), count(p.Errors, "failed call"))}})
 	}
 	return out
 }
@@ -273,10 +284,7 @@ func (a *Around) apps() ([]*consumers.App, map[string][]string) {
 		apps = append(apps, d.app)
 	}
 	lines := map[string][]string{}
-	for _, v := range a.views() {
-		if v.Kind == "agent" {
-			continue
-		}
+	for _, v := range a.appViews() {
 		l := []string{v.Kind + " → " + v.Target + " · " + strings.Join(v.Figures, " · ")}
 		if v.LastError != "" {
 			l = append(l, "last error: "+v.LastError)
@@ -315,7 +323,7 @@ func (a *Around) producers() []ui.ProducerView {
 		a.rate[name] = r
 		out = append(out, ui.ProducerView{
 			Name: name, On: true, ActualRate: r.rate,
-			Skew: fmt.Sprintf("%s, %s behind", plural(int64(st.Files), "file"), bytesText(st.BytesBehind)),
+			Skew: fmt.Sprintf("%s, %s behind", count(int64(st.Files), "file"), bytesText(st.BytesBehind)),
 			Sent: st.Sent, Retried: st.Resent, Errors: st.CallErrors, LastError: st.LastError,
 		})
 	}
@@ -346,16 +354,6 @@ func (a *Around) has(name string) bool { return a.app(name) != nil }
 // isAgent reports whether name is one of the agent's flows.
 func (a *Around) isAgent(name string) bool {
 	return a != nil && a.agent != nil && strings.HasPrefix(name, "agent ")
-}
-
-func plural(n int64, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	if strings.HasSuffix(word, "y") {
-		return fmt.Sprintf("%d %sies", n, word[:len(word)-1])
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }
 
 func bytesText(n int64) string {
