@@ -401,8 +401,11 @@ func (f *feedPane) title() string {
 	}
 	// In the compact layout the other panes hide behind tab: say so while
 	// there is room.
-	const hint = " ─ [tab: producers · consumers · events]"
-	if f.ctx.Compact && width(b.String())+width(hint) <= f.w-6 {
+	hint := " ─ [tab: producers · consumers · events]"
+	if f.ctx.Mid {
+		hint = " ─ [tab: consumers]"
+	}
+	if (f.ctx.Compact || f.ctx.Mid) && width(b.String())+width(hint) <= f.w-6 {
 		b.WriteString(hint)
 	}
 	return b.String()
