@@ -40,6 +40,13 @@ type feedPane struct {
 	cursor   int // index into frozen while paused
 	offset   int
 	dropped  uint64
+
+	// form is the replay form while open; run the replay the feed shows
+	// instead of the live records (nil when live); gen numbers replays so
+	// answers to a left one are dropped.
+	form *replayForm
+	run  *replayRun
+	gen  int
 }
 
 func newFeed(ctx *Context, capacity int) *feedPane {
@@ -75,11 +82,34 @@ func (f *feedPane) SetSize(w, h int) {
 // HelpKeys returns the keys that act on the feed.
 func (f *feedPane) HelpKeys() []key.Binding {
 	k := f.ctx.Keys
-	return []key.Binding{withHelp(k.Up, "↑/↓", "scroll (pauses)"), k.PageUp, withHelp(k.Bottom, "G/end", "live"), k.Pause, k.Filter, k.Open, k.Copy}
+	return []key.Binding{withHelp(k.Up, "↑/↓", "scroll (pauses)"), k.PageUp, withHelp(k.Bottom, "G/end", "live"), k.Pause, k.Filter, k.Open, k.Copy, k.Replay}
 }
 
-// Editing reports whether the filter input has the keyboard.
-func (f *feedPane) Editing() bool { return f.editing }
+// Editing reports whether the filter input or the replay form has the
+// keyboard.
+func (f *feedPane) Editing() bool { return f.editing || f.form != nil }
+
+// Replaying reports whether the feed shows a replay.
+func (f *feedPane) Replaying() bool { return f.run != nil }
+
+// startReplay shows run's records instead of the live ones, following
+// them as they are read.
+func (f *feedPane) startReplay(run *replayRun) {
+	f.run = run
+	f.paused, f.frozen, f.newCount = false, nil, 0
+	f.ctx.Paused = false
+	f.clamp()
+}
+
+// StopReplay returns to the live feed; the replay's pending reads are
+// dropped when they answer.
+func (f *feedPane) StopReplay() {
+	f.run = nil
+	f.gen++
+	f.paused, f.frozen, f.newCount = false, nil, 0
+	f.ctx.Paused = false
+	f.clamp()
+}
 
 // Paused reports whether the feed is frozen.
 func (f *feedPane) Paused() bool { return f.paused }
@@ -97,7 +127,7 @@ func (f *feedPane) Update(msg tea.Msg) tea.Cmd {
 			if ok && f.matched != nil {
 				f.matched.Push(fr)
 			}
-			if ok && f.paused {
+			if ok && f.paused && f.run == nil {
 				f.newCount++
 			}
 		}
@@ -258,6 +288,9 @@ func (f *feedPane) refreeze() {
 
 // source is the live list the feed shows: the filtered ring or all.
 func (f *feedPane) source() *ring[feedRec] {
+	if f.run != nil {
+		return f.run.recs
+	}
 	if f.matched != nil {
 		return f.matched
 	}
@@ -381,6 +414,13 @@ func (f *feedPane) clamp() {
 // filter, a refused filter and drops.
 func (f *feedPane) title() string {
 	var b strings.Builder
+	if f.run != nil {
+		b.WriteString(f.run.status())
+		if f.paused {
+			b.WriteString(" · ⏸ " + commas(int64(f.newCount)) + " new")
+		}
+		return b.String()
+	}
 	b.WriteString("Feed  ")
 	if f.paused {
 		b.WriteString("⏸ paused · " + commas(int64(f.newCount)) + " new")
@@ -415,12 +455,20 @@ func (f *feedPane) title() string {
 func (f *feedPane) View() string {
 	c, st := f.ctx, f.ctx.Styles
 	focused := c.Focus == paneFeed
+	if f.form != nil {
+		title, lines := f.form.view(f.w - 4)
+		return box(st, title, lines, f.w, f.h, true)
+	}
 	vis := f.visible()
 	lines := make([]string, 0, vis+1)
 	n := f.n()
 	if n == 0 {
 		msg := "waiting for records…"
 		switch {
+		case f.run != nil && f.run.calls == 0:
+			msg = "GetRecords…"
+		case f.run != nil:
+			msg = "no records read yet: the shard holds none from there"
 		case f.filter != nil:
 			msg = "no records match the filter yet"
 		case f.all.Len() > 0 && f.stream != "":

@@ -216,6 +216,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case flashMsg:
 		m.setFlash(msg.Text, msg.Bad)
 		return m, nil
+	case replayIterMsg:
+		return m, m.onReplayIter(msg)
+	case replayPageMsg:
+		return m, m.onReplayPage(msg)
 	case tea.KeyMsg:
 		return m.onKey(msg)
 	case tea.MouseMsg:
@@ -303,6 +307,9 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	if key.Matches(msg, k.ForceQuit) {
 		return m, tea.Quit
 	}
+	if m.feed.form != nil {
+		return m, m.onReplayKey(msg)
+	}
 	if m.feed.Editing() {
 		return m, m.feed.Update(msg)
 	}
@@ -351,7 +358,13 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.feed.StartFilter()
 	case key.Matches(msg, k.NextStream):
 		return m, m.nextStream()
+	case key.Matches(msg, k.Replay):
+		return m, m.openReplay()
 	case key.Matches(msg, k.Close):
+		if m.feed.Replaying() {
+			m.feed.StopReplay()
+			return m, flash("back to the live feed", false)
+		}
 		if m.feed.Filtered() {
 			m.feed.ClearFilter()
 			return m, flash("filter cleared", false)
