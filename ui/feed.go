@@ -389,8 +389,8 @@ func (f *feedPane) selected() (feedRec, bool) {
 
 func (f *feedPane) visible() int {
 	v := f.h - 2
-	if f.editing {
-		v--
+	if f.editing || f.run != nil {
+		v-- // the input, or the replay's state line
 	}
 	return max(1, v)
 }
@@ -415,7 +415,7 @@ func (f *feedPane) clamp() {
 func (f *feedPane) title() string {
 	var b strings.Builder
 	if f.run != nil {
-		b.WriteString(f.run.status())
+		b.WriteString(f.run.title(f.w < 100))
 		if f.paused {
 			b.WriteString(" · ⏸ " + commas(int64(f.newCount)) + " new")
 		}
@@ -487,11 +487,21 @@ func (f *feedPane) View() string {
 	for i := f.offset; i < n && i < f.offset+vis; i++ {
 		lines = append(lines, f.line(f.at(i), cw, i == sel))
 	}
-	if f.editing {
+	if f.editing || f.run != nil {
 		for len(lines) < vis {
 			lines = append(lines, "")
 		}
-		lines = append(lines, f.input.View())
+		if f.editing {
+			lines = append(lines, f.input.View())
+		} else {
+			state := f.run.state(f.w < 100)
+			if f.run.errText != "" || f.run.throttled > 0 {
+				state = st.Warn.S(cut(state, cw))
+			} else {
+				state = st.Faint.S(cut(state, cw))
+			}
+			lines = append(lines, state)
+		}
 	}
 	return box(st, f.title(), lines, f.w, f.h, focused)
 }

@@ -255,33 +255,59 @@ type replayRun struct {
 	lastSeq       string // of the newest record read, to resume after an expired iterator
 }
 
-// status is the title's account of the replay.
-func (r *replayRun) status() string {
-	var b strings.Builder
-	b.WriteString("Replay " + shortShard(r.shard) + " from " + r.label)
-	b.WriteString(" · " + commas(r.read) + " read")
-	if r.throttled > 0 {
-		b.WriteString(" · " + commas(r.throttled) + " throttled")
+// title names the replay: shard, iterator type and starting point, and
+// how many records it read; short cuts the shard ID.
+func (r *replayRun) title(short bool) string {
+	id := shortShard(r.shard)
+	if short {
+		id = tinyShard(r.shard, 6)
 	}
+	return "Replay " + id + " from " + r.label + " · " + commas(r.read) + " read"
+}
+
+// state is the line under the replayed records: throttling, where the
+// reading stands, and the way back.
+func (r *replayRun) state(short bool) string {
+	var parts []string
+	calls := plural(int(r.calls), "GetRecords call")
+	if short {
+		calls = plural(int(r.calls), "call")
+	}
+	if r.throttled > 0 {
+		calls += ", " + commas(r.throttled) + " throttled"
+	}
+	parts = append(parts, calls)
 	switch {
 	case r.errText != "":
-		b.WriteString(" · ⚠ " + r.errText)
+		parts = append(parts, "⚠ "+r.errText)
 	case r.end:
-		b.WriteString(" · SHARD_END")
+		end := "SHARD_END"
 		if len(r.children) > 0 {
-			short := make([]string, len(r.children))
+			ids := make([]string, len(r.children))
 			for i, c := range r.children {
-				short[i] = shortShard(c)
+				ids[i] = shortShard(c)
+				if short {
+					ids[i] = tinyShard(c, 6)
+				}
 			}
-			b.WriteString(" → " + strings.Join(short, ", ") + " (i: a child)")
+			if short {
+				end += " → " + strings.Join(ids, ", ") + " · i: a child"
+			} else {
+				end += " → children " + strings.Join(ids, ", ") + " (i: replay a child)"
+			}
 		}
+		parts = append(parts, end)
 	case r.caughtUp:
-		b.WriteString(" · at the newest")
+		parts = append(parts, "at the newest record")
 	case r.calls > 0:
-		b.WriteString(" · " + strconv.FormatInt(r.behind/1000, 10) + " s behind")
+		parts = append(parts, strconv.FormatInt(r.behind/1000, 10)+" s behind the newest")
 	}
-	b.WriteString(" · esc live")
-	return b.String()
+	if short {
+		parts = append(parts, "esc: live")
+	} else {
+		parts = append(parts, "esc: live feed")
+	}
+	return strings.Join(parts, " · ")
 }
 
 // Replay messages carry the run's generation: answers to a replay the user
@@ -429,6 +455,7 @@ func (m *Model) onReplayPage(msg replayPageMsg) tea.Cmd {
 	rp := m.b.(Replayer)
 	switch {
 	case engine.IsCode(msg.err, engine.ProvisionedThroughputExceededException):
+		r.calls++
 		r.throttled++
 		if r.throttled == 1 || r.throttled%10 == 0 {
 			m.events.Add(eventLine{At: m.ctx.Now(), Kind: "replay", Bad: true,

@@ -277,7 +277,7 @@ func TestReplayThrottledIsShownAndRetried(t *testing.T) {
 		t.Fatalf("throttled %d, read %d", f.run.throttled, f.run.read)
 	}
 	v := h.view()
-	if !strings.Contains(v, "2 throttled") || !strings.Contains(v, "replay read throttled") {
+	if !strings.Contains(v, "3 GetRecords calls, 2 throttled") || !strings.Contains(v, "replay read throttled") {
 		t.Errorf("the throttling does not show:\n%s", v)
 	}
 }
@@ -296,7 +296,7 @@ func TestReplayShardEndOffersTheChildren(t *testing.T) {
 	if !f.run.end || f.run.read != 5 {
 		t.Fatalf("end %v after %d records", f.run.end, f.run.read)
 	}
-	if v := h.view(); !strings.Contains(v, "SHARD_END → 000000000004, 000000000005") {
+	if v := h.view(); !strings.Contains(v, "SHARD_END → children 000000000004, 000000000005 (i: replay a child)") {
 		t.Errorf("SHARD_END and the children do not show:\n%s", v)
 	}
 	h.press("i")
@@ -329,3 +329,14 @@ func TestReplayGoldenForm(t *testing.T) {
 // onReplayKeyForTest presses a key in the replay form and returns the
 // command without running it.
 func (m *Model) onReplayKeyForTest(k string) tea.Cmd { return m.onReplayKey(keyMsg(k)) }
+
+// TestReplayGoldenFeed is a replay of a closed shard at 80×24, read to
+// SHARD_END after a throttled read.
+func TestReplayGoldenFeed(t *testing.T) {
+	h := newHarness(t, 80, 24)
+	replayRecords(h.fake, shardID2, 12)
+	h.fake.replayer().throttle = 1
+	h.press("down", "down", "down", "down")
+	h.replayTo(4, "-8s")
+	golden(t, "replay_80x24", h.view())
+}
