@@ -96,9 +96,27 @@ func (f *feedPane) Replaying() bool { return f.run != nil }
 // them as they are read.
 func (f *feedPane) startReplay(run *replayRun) {
 	f.run = run
+	if f.filter != nil {
+		run.matched = newRing[feedRec](run.recs.Cap())
+	}
 	f.paused, f.frozen, f.newCount = false, nil, 0
 	f.ctx.Paused = false
 	f.clamp()
+}
+
+// pushReplay adds a replayed record; it shows when it passes the filter.
+func (f *feedPane) pushReplay(rec feedRec) {
+	r := f.run
+	r.recs.Push(rec)
+	if r.matched != nil && !f.filter.match(&rec.TapRecord) {
+		return
+	}
+	if r.matched != nil {
+		r.matched.Push(rec)
+	}
+	if f.paused {
+		f.newCount++
+	}
 }
 
 // StopReplay returns to the live feed; the replay's pending reads are
@@ -260,6 +278,17 @@ func (f *feedPane) keep(r *engine.TapRecord) bool {
 // rematch rebuilds the shown records from the ring after the filter or
 // the stream changed. Without either, the ring itself is shown.
 func (f *feedPane) rematch() {
+	if r := f.run; r != nil {
+		r.matched = nil
+		if f.filter != nil {
+			r.matched = newRing[feedRec](r.recs.Cap())
+			for i := 0; i < r.recs.Len(); i++ {
+				if rec := r.recs.At(i); f.filter.match(&rec.TapRecord) {
+					r.matched.Push(*rec)
+				}
+			}
+		}
+	}
 	if f.filter == nil && f.stream == "" {
 		f.matched = nil
 		f.refreeze()
@@ -289,6 +318,9 @@ func (f *feedPane) refreeze() {
 // source is the live list the feed shows: the filtered ring or all.
 func (f *feedPane) source() *ring[feedRec] {
 	if f.run != nil {
+		if f.run.matched != nil {
+			return f.run.matched
+		}
 		return f.run.recs
 	}
 	if f.matched != nil {
@@ -416,6 +448,9 @@ func (f *feedPane) title() string {
 	var b strings.Builder
 	if f.run != nil {
 		b.WriteString(f.run.title(f.w < 100))
+		if f.filter != nil {
+			b.WriteString(" · filter: " + f.filter.raw)
+		}
 		if f.paused {
 			b.WriteString(" · ⏸ " + commas(int64(f.newCount)) + " new")
 		}
@@ -444,6 +479,9 @@ func (f *feedPane) title() string {
 	hint := " ─ [tab: producers · consumers · events]"
 	if f.ctx.Mid {
 		hint = " ─ [tab: consumers]"
+		if len(f.ctx.Around) > 0 {
+			hint = " ─ [tab: consumers · around]"
+		}
 	}
 	if (f.ctx.Compact || f.ctx.Mid) && width(b.String())+width(hint) <= f.w-6 {
 		b.WriteString(hint)

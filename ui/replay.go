@@ -243,6 +243,7 @@ type replayRun struct {
 	from          engine.StartingPosition
 	label         string
 	recs          *ring[feedRec]
+	matched       *ring[feedRec] // recs passing the feed's filter; nil without one
 	iter          string
 	read          int64
 	calls         int64
@@ -477,10 +478,7 @@ func (m *Model) onReplayPage(msg replayPageMsg) tea.Cmd {
 	r.calls++
 	r.behind = p.MillisBehind
 	for i := range p.Records {
-		r.recs.Push(feedRec{TapRecord: p.Records[i], ahead: m.ctx.Ahead})
-		if f.paused {
-			f.newCount++
-		}
+		f.pushReplay(feedRec{TapRecord: p.Records[i], ahead: m.ctx.Ahead})
 	}
 	if n := len(p.Records); n > 0 {
 		r.read += int64(n)

@@ -340,3 +340,31 @@ func TestReplayGoldenFeed(t *testing.T) {
 	h.replayTo(4, "-8s")
 	golden(t, "replay_80x24", h.view())
 }
+
+// TestReplayFilter: the feed's filter applies to a replay too, set
+// before or during it.
+func TestReplayFilter(t *testing.T) {
+	h := newHarness(t, 120, 40)
+	replayRecords(h.fake, shardID(0), 30)
+	h.press("/")
+	h.typeText("re:replay-2[0-9]$")
+	h.press("enter")
+	h.replayTo(0, "")
+	f := h.m.feed
+	if f.n() != 10 || f.run.read != 30 {
+		t.Fatalf("filtered replay shows %d of %d read", f.n(), f.run.read)
+	}
+	if v := h.view(); !strings.Contains(v, "filter: re:replay-2") || strings.Contains(v, "replay-19 ") {
+		t.Errorf("the filter does not show in the replay:\n%s", v)
+	}
+	h.press("/", "enter") // an empty filter clears
+	if f.n() != 30 {
+		t.Errorf("cleared filter shows %d of 30", f.n())
+	}
+	h.press("/")
+	h.typeText("replay-1")
+	h.press("enter")
+	if f.n() != 11 { // replay-1, replay-10..19
+		t.Errorf("a filter set during the replay shows %d, want 11", f.n())
+	}
+}
