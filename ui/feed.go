@@ -44,9 +44,10 @@ type feedPane struct {
 	// form is the replay form while open; run the replay the feed shows
 	// instead of the live records (nil when live); gen numbers replays so
 	// answers to a left one are dropped.
-	form *replayForm
-	run  *replayRun
-	gen  int
+	form  *replayForm
+	run   *replayRun
+	gen   int
+	asked int // the form's iterator requests, numbered
 }
 
 func newFeed(ctx *Context, capacity int) *feedPane {

@@ -56,7 +56,8 @@ type replayForm struct {
 	// auto is what the form put in the input itself, so it may replace it.
 	auto    string
 	errText string
-	asking  bool // the iterator was asked for
+	asking  bool // the iterator was asked for, with request number ask
+	ask     int
 }
 
 func newReplayForm(ctx *Context, shards []string, at int, seqs map[string]string) *replayForm {
@@ -301,7 +302,7 @@ func (r *replayRun) state(short bool) string {
 	case r.caughtUp:
 		parts = append(parts, "at the newest record")
 	case r.calls > 0:
-		parts = append(parts, strconv.FormatInt(r.behind/1000, 10)+" s behind the newest")
+		parts = append(parts, strconv.FormatFloat(float64(r.behind)/1000, 'f', 1, 64)+" s behind the newest")
 	}
 	if short {
 		parts = append(parts, "esc: live")
@@ -394,8 +395,7 @@ func (m *Model) onReplayKey(msg tea.KeyMsg) tea.Cmd {
 	f, k := m.feed.form, m.ctx.Keys
 	switch {
 	case key.Matches(msg, k.Close):
-		m.feed.form = nil
-		m.feed.gen++ // an iterator on its way is not wanted any more
+		m.feed.form = nil // an iterator on its way is dropped; a replay under way goes on
 		return nil
 	case msg.Type == tea.KeyEnter:
 		if f.asking {
@@ -406,9 +406,9 @@ func (m *Model) onReplayKey(msg tea.KeyMsg) tea.Cmd {
 			f.errText = err.Error()
 			return nil
 		}
-		f.errText, f.asking = "", true
-		m.feed.gen++
-		return replayIterator(m.b.(Replayer), m.feed.gen, m.ctx.StreamName, f.shard(), from, label, false)
+		m.feed.asked++
+		f.errText, f.asking, f.ask = "", true, m.feed.asked
+		return replayIterator(m.b.(Replayer), f.ask, m.ctx.StreamName, f.shard(), from, label, false)
 	}
 	return f.key(msg)
 }
@@ -417,11 +417,8 @@ func (m *Model) onReplayKey(msg tea.KeyMsg) tea.Cmd {
 // was refused in the form, changing nothing else.
 func (m *Model) onReplayIter(msg replayIterMsg) tea.Cmd {
 	f := m.feed
-	if msg.gen != f.gen {
-		return nil
-	}
 	if msg.resume {
-		if f.run == nil {
+		if f.run == nil || msg.gen != f.run.gen || msg.gen != f.gen {
 			return nil
 		}
 		if msg.err != nil {
@@ -431,19 +428,22 @@ func (m *Model) onReplayIter(msg replayIterMsg) tea.Cmd {
 		f.run.iter = msg.iter
 		return replayRead(m.b.(Replayer), f.gen, f.run.stream, f.run.shard, msg.iter, 0)
 	}
+	// The form's request: dropped when the form was closed meanwhile.
+	if f.form == nil || !f.form.asking || msg.gen != f.form.ask {
+		return nil
+	}
 	if msg.err != nil {
-		if f.form != nil {
-			f.form.asking = false
-			f.form.errText = msg.err.Error()
-		}
+		f.form.asking = false
+		f.form.errText = msg.err.Error()
 		m.report("replay", "replay refused: "+msg.err.Error(), true)
 		return nil
 	}
 	f.form = nil
-	f.startReplay(&replayRun{gen: msg.gen, stream: m.ctx.StreamName, shard: msg.shard, from: msg.from, label: msg.label,
+	f.gen++ // the replay under way, if any, stops
+	f.startReplay(&replayRun{gen: f.gen, stream: m.ctx.StreamName, shard: msg.shard, from: msg.from, label: msg.label,
 		recs: newRing[feedRec](f.all.Cap()), iter: msg.iter})
 	m.events.Add(eventLine{At: m.ctx.Now(), Kind: "replay", Text: "replaying " + msg.shard + " from " + msg.label + " with GetRecords (it shares the shard's 5 reads/s with the consumers)"})
-	return replayRead(m.b.(Replayer), msg.gen, m.ctx.StreamName, msg.shard, msg.iter, 0)
+	return replayRead(m.b.(Replayer), f.gen, m.ctx.StreamName, msg.shard, msg.iter, 0)
 }
 
 // onReplayPage takes one GetRecords answer and schedules the next call.

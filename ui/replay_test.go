@@ -368,3 +368,35 @@ func TestReplayFilter(t *testing.T) {
 		t.Errorf("a filter set during the replay shows %d, want 11", f.n())
 	}
 }
+
+// TestReplayRefusedFormKeepsTheReplay: opening the form during a replay
+// and being refused (or cancelling) leaves the replay reading on.
+func TestReplayRefusedFormKeepsTheReplay(t *testing.T) {
+	h := newHarness(t, 120, 40)
+	replayRecords(h.fake, shardID(0), 10)
+	h.replayTo(0, "")
+	f := h.m.feed
+	run := f.run
+	h.replayTo(2, "4965123") // unknown: refused
+	if f.form == nil || !strings.Contains(f.form.errText, "InvalidArgumentException") {
+		t.Fatalf("not refused: %+v", f.form)
+	}
+	h.press("esc")
+	if f.run != run {
+		t.Fatal("a refused replay replaced the one under way")
+	}
+	// The replay's next page still counts.
+	more := engine.TapRecord{ShardID: shardID(0), Record: engine.Record{SequenceNumber: "9", PartitionKey: "late", ApproximateArrivalTimestamp: t0}}
+	h.send(replayPageMsg{gen: run.gen, page: ReplayPage{Records: []engine.TapRecord{more}, Next: "x@0"}})
+	if run.read != 11 {
+		t.Errorf("the replay's page after the refusal was dropped: %d read", run.read)
+	}
+	h.press("esc")
+	if f.Replaying() {
+		t.Fatal("esc did not leave the replay")
+	}
+	h.send(replayPageMsg{gen: run.gen, page: ReplayPage{Records: []engine.TapRecord{more}, Next: "x@0"}})
+	if f.Replaying() || run.read != 11 {
+		t.Error("a page after esc came through")
+	}
+}
