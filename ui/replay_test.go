@@ -19,6 +19,7 @@ type fakeReplay struct {
 	mu       sync.Mutex
 	recs     map[string][]engine.TapRecord
 	throttle int // reads to refuse next
+	expireAt int // a read at this position answers ExpiredIteratorException once; 0 never
 	calls    []string
 }
 
@@ -83,6 +84,10 @@ func (f *fakeBackend) ReadShard(stream, shardID, iterator string, limit int) (Re
 	}
 	id, at, _ := strings.Cut(iterator, "@")
 	pos, _ := strconv.Atoi(at)
+	if r.expireAt > 0 && pos == r.expireAt {
+		r.expireAt = 0
+		return ReplayPage{}, kerr(engine.ExpiredIteratorException, "Iterator expired.")
+	}
 	recs := r.recs[id]
 	end := min(len(recs), pos+limit)
 	p := ReplayPage{Records: append([]engine.TapRecord(nil), recs[pos:end]...), Next: id + "@" + strconv.Itoa(end)}
@@ -398,5 +403,27 @@ func TestReplayRefusedFormKeepsTheReplay(t *testing.T) {
 	h.send(replayPageMsg{gen: run.gen, page: ReplayPage{Records: []engine.TapRecord{more}, Next: "x@0"}})
 	if f.Replaying() || run.read != 11 {
 		t.Error("a page after esc came through")
+	}
+}
+
+// TestReplayExpiredIteratorResumes: an expired iterator is replaced by one
+// after the last record read, and nothing is read twice or missed.
+func TestReplayExpiredIteratorResumes(t *testing.T) {
+	h := newHarness(t, 120, 40)
+	replayRecords(h.fake, shardID(0), 1200)
+	h.fake.replayer().expireAt = 500
+	h.replayTo(0, "")
+	r := h.m.feed.run
+	if r.read != 1200 || r.errText != "" {
+		t.Fatalf("read %d, error %q", r.read, r.errText)
+	}
+	for i := 0; i < r.recs.Len(); i++ {
+		if want := fmt.Sprintf("replay-%d", i); r.recs.At(i).PartitionKey != want {
+			t.Fatalf("record %d is %s", i, r.recs.At(i).PartitionKey)
+		}
+	}
+	calls := strings.Join(h.fake.replayer().calls, "\n")
+	if !strings.Contains(calls, "iterator "+shardID(0)+" AFTER_SEQUENCE_NUMBER "+fmt.Sprintf("4965%052d", 500)) {
+		t.Errorf("no iterator after the last record read:\n%s", calls)
 	}
 }
