@@ -224,3 +224,51 @@ type Attachment struct {
 	// Problem is the latest service error, "" when none is recent.
 	Problem string
 }
+
+// Replayer is implemented by a backend that can re-read one shard from a
+// starting position (the replay key), as any GetRecords reader does: its
+// reads count against the shard's read limits and may be throttled. The
+// calls come from tea.Cmd goroutines, one at a time per replay.
+type Replayer interface {
+	// ShardIterator is GetShardIterator on one shard of the stream; the
+	// position's Timestamp is on the engine's clock.
+	ShardIterator(stream, shardID string, from engine.StartingPosition) (string, error)
+	// ReadShard is one GetRecords call at the iterator for at most limit
+	// records. Records come back whole (a KPL aggregate stays one record).
+	ReadShard(stream, shardID, iterator string, limit int) (ReplayPage, error)
+}
+
+// ReplayPage is one GetRecords response of a replay.
+type ReplayPage struct {
+	Records []engine.TapRecord
+	// Next is the next iterator, "" once the shard was read to its end
+	// (SHARD_END); Children then names the shards that continue it.
+	Next     string
+	Children []string
+	// MillisBehind is MillisBehindLatest: 0 once the read reached the
+	// newest record.
+	MillisBehind int64
+}
+
+// TapRecords turns records read from a shard into the feed's records:
+// the hash key is the explicit one, else the MD5 of the partition key.
+func TapRecords(stream, shardID string, recs []engine.Record) []engine.TapRecord {
+	out := make([]engine.TapRecord, 0, len(recs))
+	for _, r := range recs {
+		hk := engine.HashPartitionKey(r.PartitionKey)
+		if h, ok := engine.ParseHashKey(r.ExplicitHashKey); ok && r.ExplicitHashKey != "" {
+			hk = h
+		}
+		out = append(out, engine.TapRecord{Stream: stream, ShardID: shardID, HashKey: hk, Record: r})
+	}
+	return out
+}
+
+// ReplayPageOf turns a GetRecords output into a ReplayPage.
+func ReplayPageOf(stream, shardID string, out engine.GetRecordsOutput) ReplayPage {
+	p := ReplayPage{Records: TapRecords(stream, shardID, out.Records), Next: out.NextShardIterator, MillisBehind: out.MillisBehindLatest}
+	for _, c := range out.ChildShards {
+		p.Children = append(p.Children, c.ShardID)
+	}
+	return p
+}

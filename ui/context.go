@@ -78,6 +78,9 @@ type Context struct {
 	// Compact is true when only one of feed, producers, consumers and
 	// events fits under the shards.
 	Compact bool
+	// Mid is true when the compact layout has a bottom row for events and
+	// producers, so only consumers (and around) share the feed's place.
+	Mid bool
 	// Paused mirrors the feed's pause for the header.
 	Paused bool
 	// Ahead is how far the engine's clock runs ahead of the console's (a

@@ -14,6 +14,7 @@ import (
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/shardscope/shardscope/consumers"
 	"github.com/shardscope/shardscope/engine"
 )
 
@@ -107,11 +108,16 @@ func (d *detailView) content(w int) string {
 	}
 	field("arrived", arrived)
 	field("size", size(len(r.Data))+" data + "+size(len(r.PartitionKey))+" key = "+size(len(r.Data)+len(r.PartitionKey)))
-	body, kind := formatData(r.Data)
-	field("format", kind)
-	b.WriteString(d.ctx.Styles.Faint.S(repeat("─", w)))
-	b.WriteByte('\n')
-	b.WriteString(body)
+	if users := kplUsers(r); len(users) > 0 {
+		field("format", "KPL aggregate of "+plural(len(users), "user record")+" (as a KCL reader unpacks it)")
+		d.writeKPL(&b, users, w)
+	} else {
+		body, kind := formatData(r.Data)
+		field("format", kind)
+		b.WriteString(d.ctx.Styles.Faint.S(repeat("─", w)))
+		b.WriteByte('\n')
+		b.WriteString(body)
+	}
 	// Wrap, never cut: a long value (hash key, JSON string) stays whole.
 	lines := strings.Split(b.String(), "\n")
 	for i, l := range lines {
@@ -159,4 +165,73 @@ func formatData(data []byte) (body, kind string) {
 		return b.String() + more, "text"
 	}
 	return strings.TrimRight(hex.Dump(data), "\n") + more, "binary (not UTF-8), hex dump"
+}
+
+// maxKPLShown bounds the user records the detail view formats; an
+// aggregate of a 1 MiB record can hold thousands.
+const maxKPLShown = 200
+
+// kplUsers decodes a KPL aggregate into its user records as the KCL does;
+// nil when the data is not one.
+func kplUsers(r *engine.TapRecord) []consumers.UserRecord {
+	if !consumers.IsAggregated(r.Data) {
+		return nil
+	}
+	users, _ := consumers.Deaggregate([]engine.Record{r.Record}, nil)
+	return users
+}
+
+// writeKPL lists an aggregate's user records: sub-sequence number,
+// partition key, explicit hash key, size, whether the record's hash key
+// falls in this shard's range (the KCL drops an aggregate with one that
+// does not), and its data formatted as a plain record's would be.
+func (d *detailView) writeKPL(b *strings.Builder, users []consumers.UserRecord, w int) {
+	st := d.ctx.Styles
+	var rng *engine.HashKeyRange
+	if s := d.ctx.Stream; s != nil {
+		for i := range s.Shards {
+			if s.Shards[i].ShardID == d.rec.ShardID {
+				rng = &s.Shards[i].HashKeyRange
+			}
+		}
+	}
+	outside := 0
+	for i, u := range users {
+		if i >= maxKPLShown {
+			b.WriteString(st.Faint.S("… " + commas(int64(len(users)-maxKPLShown)) + " more user records"))
+			b.WriteByte('\n')
+			break
+		}
+		hk := engine.HashPartitionKey(u.PartitionKey)
+		if h, ok := engine.ParseHashKey(u.ExplicitHashKey); ok && u.ExplicitHashKey != "" {
+			hk = h
+		}
+		where := ""
+		switch {
+		case rng == nil:
+		case rng.Contains(hk):
+			where = st.OK.S("in this shard's range")
+		default:
+			outside++
+			where = st.Danger.S("outside this shard's range: the KCL drops the aggregate")
+		}
+		b.WriteString(st.Faint.S(repeat("─", w)))
+		b.WriteByte('\n')
+		body, kind := formatData(u.Data)
+		head := st.Bold.S("#"+strconv.FormatInt(u.SubSequenceNumber, 10)) + "  key " + clean(u.PartitionKey, 64) + "  " + size(len(u.Data)) + " " + kind
+		if u.ExplicitHashKey != "" {
+			head += "  explicit hash " + u.ExplicitHashKey
+		}
+		b.WriteString(head)
+		b.WriteByte('\n')
+		if where != "" {
+			b.WriteString("    " + where)
+			b.WriteByte('\n')
+		}
+		b.WriteString(body)
+		b.WriteByte('\n')
+	}
+	if outside > 0 {
+		b.WriteString(st.Danger.S("user records outside " + shortShard(d.rec.ShardID) + "'s range: " + commas(int64(outside)) + " of " + commas(int64(len(users))) + " — a KCL reader drops this whole record"))
+	}
 }

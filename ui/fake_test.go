@@ -49,6 +49,7 @@ type fakeBackend struct {
 	copied    []string
 	copyErr   error
 	around    []AroundView
+	rp        *fakeReplay // replays: see replay_test.go
 }
 
 func (f *fakeBackend) Around() []AroundView {

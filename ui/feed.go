@@ -40,6 +40,14 @@ type feedPane struct {
 	cursor   int // index into frozen while paused
 	offset   int
 	dropped  uint64
+
+	// form is the replay form while open; run the replay the feed shows
+	// instead of the live records (nil when live); gen numbers replays so
+	// answers to a left one are dropped.
+	form  *replayForm
+	run   *replayRun
+	gen   int
+	asked int // the form's iterator requests, numbered
 }
 
 func newFeed(ctx *Context, capacity int) *feedPane {
@@ -75,11 +83,52 @@ func (f *feedPane) SetSize(w, h int) {
 // HelpKeys returns the keys that act on the feed.
 func (f *feedPane) HelpKeys() []key.Binding {
 	k := f.ctx.Keys
-	return []key.Binding{withHelp(k.Up, "↑/↓", "scroll (pauses)"), k.PageUp, withHelp(k.Bottom, "G/end", "live"), k.Pause, k.Filter, k.Open, k.Copy}
+	return []key.Binding{withHelp(k.Up, "↑/↓", "scroll (pauses)"), k.PageUp, withHelp(k.Bottom, "G/end", "live"), k.Pause, k.Filter, k.Open, k.Copy, k.Replay}
 }
 
-// Editing reports whether the filter input has the keyboard.
-func (f *feedPane) Editing() bool { return f.editing }
+// Editing reports whether the filter input or the replay form has the
+// keyboard.
+func (f *feedPane) Editing() bool { return f.editing || f.form != nil }
+
+// Replaying reports whether the feed shows a replay.
+func (f *feedPane) Replaying() bool { return f.run != nil }
+
+// startReplay shows run's records instead of the live ones, following
+// them as they are read.
+func (f *feedPane) startReplay(run *replayRun) {
+	f.run = run
+	if f.filter != nil {
+		run.matched = newRing[feedRec](run.recs.Cap())
+	}
+	f.paused, f.frozen, f.newCount = false, nil, 0
+	f.ctx.Paused = false
+	f.clamp()
+}
+
+// pushReplay adds a replayed record; it shows when it passes the filter.
+func (f *feedPane) pushReplay(rec feedRec) {
+	r := f.run
+	r.recs.Push(rec)
+	if r.matched != nil && !f.filter.match(&rec.TapRecord) {
+		return
+	}
+	if r.matched != nil {
+		r.matched.Push(rec)
+	}
+	if f.paused {
+		f.newCount++
+	}
+}
+
+// StopReplay returns to the live feed; the replay's pending reads are
+// dropped when they answer.
+func (f *feedPane) StopReplay() {
+	f.run = nil
+	f.gen++
+	f.paused, f.frozen, f.newCount = false, nil, 0
+	f.ctx.Paused = false
+	f.clamp()
+}
 
 // Paused reports whether the feed is frozen.
 func (f *feedPane) Paused() bool { return f.paused }
@@ -97,7 +146,7 @@ func (f *feedPane) Update(msg tea.Msg) tea.Cmd {
 			if ok && f.matched != nil {
 				f.matched.Push(fr)
 			}
-			if ok && f.paused {
+			if ok && f.paused && f.run == nil {
 				f.newCount++
 			}
 		}
@@ -230,6 +279,17 @@ func (f *feedPane) keep(r *engine.TapRecord) bool {
 // rematch rebuilds the shown records from the ring after the filter or
 // the stream changed. Without either, the ring itself is shown.
 func (f *feedPane) rematch() {
+	if r := f.run; r != nil {
+		r.matched = nil
+		if f.filter != nil {
+			r.matched = newRing[feedRec](r.recs.Cap())
+			for i := 0; i < r.recs.Len(); i++ {
+				if rec := r.recs.At(i); f.filter.match(&rec.TapRecord) {
+					r.matched.Push(*rec)
+				}
+			}
+		}
+	}
 	if f.filter == nil && f.stream == "" {
 		f.matched = nil
 		f.refreeze()
@@ -258,6 +318,12 @@ func (f *feedPane) refreeze() {
 
 // source is the live list the feed shows: the filtered ring or all.
 func (f *feedPane) source() *ring[feedRec] {
+	if f.run != nil {
+		if f.run.matched != nil {
+			return f.run.matched
+		}
+		return f.run.recs
+	}
 	if f.matched != nil {
 		return f.matched
 	}
@@ -356,8 +422,8 @@ func (f *feedPane) selected() (feedRec, bool) {
 
 func (f *feedPane) visible() int {
 	v := f.h - 2
-	if f.editing {
-		v--
+	if f.editing || f.run != nil {
+		v-- // the input, or the replay's state line
 	}
 	return max(1, v)
 }
@@ -381,6 +447,16 @@ func (f *feedPane) clamp() {
 // filter, a refused filter and drops.
 func (f *feedPane) title() string {
 	var b strings.Builder
+	if f.run != nil {
+		b.WriteString(f.run.title(f.w < 100))
+		if f.filter != nil {
+			b.WriteString(" · filter: " + f.filter.raw)
+		}
+		if f.paused {
+			b.WriteString(" · ⏸ " + commas(int64(f.newCount)) + " new")
+		}
+		return b.String()
+	}
 	b.WriteString("Feed  ")
 	if f.paused {
 		b.WriteString("⏸ paused · " + commas(int64(f.newCount)) + " new")
@@ -401,8 +477,14 @@ func (f *feedPane) title() string {
 	}
 	// In the compact layout the other panes hide behind tab: say so while
 	// there is room.
-	const hint = " ─ [tab: producers · consumers · events]"
-	if f.ctx.Compact && width(b.String())+width(hint) <= f.w-6 {
+	hint := " ─ [tab: producers · consumers · events]"
+	if f.ctx.Mid {
+		hint = " ─ [tab: consumers]"
+		if len(f.ctx.Around) > 0 {
+			hint = " ─ [tab: consumers · around]"
+		}
+	}
+	if (f.ctx.Compact || f.ctx.Mid) && width(b.String())+width(hint) <= f.w-6 {
 		b.WriteString(hint)
 	}
 	return b.String()
@@ -412,12 +494,20 @@ func (f *feedPane) title() string {
 func (f *feedPane) View() string {
 	c, st := f.ctx, f.ctx.Styles
 	focused := c.Focus == paneFeed
+	if f.form != nil {
+		title, lines := f.form.view(f.w - 4)
+		return box(st, title, lines, f.w, f.h, true)
+	}
 	vis := f.visible()
 	lines := make([]string, 0, vis+1)
 	n := f.n()
 	if n == 0 {
 		msg := "waiting for records…"
 		switch {
+		case f.run != nil && f.run.calls == 0:
+			msg = "GetRecords…"
+		case f.run != nil:
+			msg = "no records read yet: the shard holds none from there"
 		case f.filter != nil:
 			msg = "no records match the filter yet"
 		case f.all.Len() > 0 && f.stream != "":
@@ -436,11 +526,21 @@ func (f *feedPane) View() string {
 	for i := f.offset; i < n && i < f.offset+vis; i++ {
 		lines = append(lines, f.line(f.at(i), cw, i == sel))
 	}
-	if f.editing {
+	if f.editing || f.run != nil {
 		for len(lines) < vis {
 			lines = append(lines, "")
 		}
-		lines = append(lines, f.input.View())
+		if f.editing {
+			lines = append(lines, f.input.View())
+		} else {
+			state := f.run.state(f.w < 100)
+			if f.run.errText != "" || f.run.throttled > 0 {
+				state = st.Warn.S(cut(state, cw))
+			} else {
+				state = st.Faint.S(cut(state, cw))
+			}
+			lines = append(lines, state)
+		}
 	}
 	return box(st, f.title(), lines, f.w, f.h, focused)
 }

@@ -120,3 +120,10 @@ func TestColourFrameShape(t *testing.T) {
 		}
 	}
 }
+
+// TestGoldenMid is the compact layout at 120×40, where the rows beyond
+// the feed go to events and producers.
+func TestGoldenMid(t *testing.T) {
+	h := newHarness(t, 120, 40)
+	golden(t, "mid_120x40", h.view())
+}

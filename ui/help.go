@@ -80,7 +80,7 @@ func (h *helpView) groups() []helpGroup {
 		k.RateUp, k.RateDown, k.Burst, k.Toggle, k.Skew, k.Aggregate, k.Split, k.Merge, k.RetentionUp, k.RetentionDown, k.TimeLapse, k.TimeLapseLong, k.Mode,
 	}}
 	cons := helpGroup{"consumers", []key.Binding{k.AddPolling, k.RemovePolling, k.AddFanOut, k.RemoveFanOut, k.StopWorker}}
-	feed := helpGroup{"feed", []key.Binding{k.Pause, k.Filter, k.Open, k.Copy, withHelp(k.Close, "esc", "close detail/filter")}}
+	feed := helpGroup{"feed", []key.Binding{k.Pause, k.Filter, k.Open, k.Copy, k.Replay, withHelp(k.Close, "esc", "close detail/filter/replay")}}
 	app := helpGroup{"app", []key.Binding{k.NextStream, withHelp(k.Help, "?", "toggle this help"), withHelp(k.Quit, "q/ctrl+c", "quit")}}
 	switch h.ctx.Focus {
 	case paneFeed:
@@ -201,8 +201,11 @@ var glossary = [][2]string{
 	{"leases", "which worker reads which shard; a worker renews its leases, and a stopped worker's leases expire and move with their checkpoints"},
 	{"free", "a lease no worker holds: its shard waits for a worker"},
 	{"checkpoint", "the last record an application processed in a shard: a sequence number, TRIM_HORIZON, LATEST or SHARD_END"},
-	{"TRIM_HORIZON", "the oldest record still held: where a shard without a checkpoint is read from"},
-	{"LATEST", "just after the newest record: reading starts with the next one written"},
+	{"TRIM_HORIZON", "an iterator type: the oldest record still held, where a shard without a checkpoint is read from"},
+	{"LATEST", "an iterator type: just after the newest record, so reading starts with the next one written"},
+	{"AT_SEQUENCE_NUMBER", "an iterator type: read from the record with this sequence number on (i replays a shard from any of the five)"},
+	{"AFTER_SEQUENCE_NUMBER", "an iterator type: read from the record after this one — where a checkpoint resumes"},
+	{"AT_TIMESTAMP", "an iterator type: read from the first record that arrived at or after a time, on the engine's clock (a time-lapse moves it)"},
 	{"SHARD_END", "a closed shard (split or merged) read to its end; its children are read next, so per-key order holds"},
 	{"thr/s (consumers)", "reads refused per second: polling applications share each shard's 5 GetRecords calls/s and 2 MiB/s"},
 	{"polling / fan-out", "GetRecords readers share a shard's read limits; each enhanced fan-out consumer gets its own 2 MiB/s per shard"},

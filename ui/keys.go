@@ -40,6 +40,7 @@ type KeyMap struct {
 	Open   key.Binding
 	Copy   key.Binding
 	Close  key.Binding
+	Replay key.Binding // re-read a shard from an iterator type
 
 	// app
 	NextStream key.Binding
@@ -86,6 +87,7 @@ func DefaultKeyMap() KeyMap {
 		Open:   key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "record detail")),
 		Copy:   key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy data (OSC 52)")),
 		Close:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close")),
+		Replay: key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "replay shard (iterator types)")),
 
 		NextStream: key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "next stream")),
 		Help:       key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),

@@ -24,6 +24,14 @@ const (
 	wideHeight = 30
 )
 
+// midWidth and midHeight are where the compact layout has rows to spare:
+// events and producers then get a row of their own under the feed
+// instead of a taller feed.
+const (
+	midWidth  = 100
+	midHeight = 34
+)
+
 // flashFor is how long a message stays on the status line.
 const flashFor = 6 * time.Second
 
@@ -66,13 +74,14 @@ type Model struct {
 type layout struct {
 	tooSmall bool
 	wide     bool
+	mid      bool // compact with events and producers in a bottom row
 	bodyH    int
 	leftW    int
 	rightW   int
 	topH     int // shards (and producers when wide)
 	midH     int // feed (and consumers and cost when wide); the slot when compact
 	costH    int // the cost box under consumers when wide; 0 when it does not fit
-	evH      int
+	evH      int // the events row when wide; the bottom row when mid
 	shardRow int // rows the layout was made for
 	prodRows int
 }
@@ -207,6 +216,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case flashMsg:
 		m.setFlash(msg.Text, msg.Bad)
 		return m, nil
+	case replayIterMsg:
+		return m, m.onReplayIter(msg)
+	case replayPageMsg:
+		return m, m.onReplayPage(msg)
 	case tea.KeyMsg:
 		return m.onKey(msg)
 	case tea.MouseMsg:
@@ -294,6 +307,9 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	if key.Matches(msg, k.ForceQuit) {
 		return m, tea.Quit
 	}
+	if m.feed.form != nil {
+		return m, m.onReplayKey(msg)
+	}
 	if m.feed.Editing() {
 		return m, m.feed.Update(msg)
 	}
@@ -342,7 +358,13 @@ func (m Model) onKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		return m, m.feed.StartFilter()
 	case key.Matches(msg, k.NextStream):
 		return m, m.nextStream()
+	case key.Matches(msg, k.Replay):
+		return m, m.openReplay()
 	case key.Matches(msg, k.Close):
+		if m.feed.Replaying() {
+			m.feed.StopReplay()
+			return m, flash("back to the live feed", false)
+		}
 		if m.feed.Filtered() {
 			m.feed.ClearFilter()
 			return m, flash("filter cleared", false)
@@ -412,9 +434,11 @@ func (m *Model) resize(w, h int) {
 		l.leftW = w
 		l.topH = max(5, min(shardNeed, l.bodyH*45/100))
 		l.midH = l.bodyH - l.topH
+		l.layMid(w, h)
 	}
 	m.lay = l
-	c.Compact = !l.wide
+	c.Compact = !l.wide && !l.mid
+	c.Mid = l.mid
 	m.header.SetSize(w, 1)
 	m.shards.SetSize(l.leftW, l.topH)
 	m.feed.SetSize(l.leftW, l.midH)
@@ -429,6 +453,12 @@ func (m *Model) resize(w, h int) {
 		} else {
 			m.events.SetSize(w, l.evH)
 		}
+	} else if l.mid {
+		m.feed.SetSize(w, l.midH)
+		m.consumers.SetSize(w, l.midH)
+		m.around.SetSize(w, l.midH)
+		m.events.SetSize(w-l.rightW, l.evH)
+		m.producers.SetSize(l.rightW, l.evH)
 	} else {
 		m.producers.SetSize(w, l.midH)
 		m.consumers.SetSize(w, l.midH)
@@ -438,6 +468,35 @@ func (m *Model) resize(w, h int) {
 	if m.detail != nil {
 		m.detail.SetSize(w, l.bodyH)
 	}
+}
+
+// layMid takes a bottom row for events (left) and producers (right) from
+// the compact layout's slot when the terminal is tall and wide enough,
+// leaving the feed at least as tall as the bottom row.
+func (l *layout) layMid(w, h int) {
+	if w < midWidth || h < midHeight {
+		return
+	}
+	prodNeed := 2 + l.prodRows*3
+	evH := max(8, min(prodNeed, l.midH*45/100))
+	if l.midH-evH < 10 {
+		return
+	}
+	l.mid = true
+	l.evH = evH
+	l.midH -= evH
+	l.rightW = max(44, min(60, w*2/5)) // producers; events take the rest
+}
+
+// midSlot is the pane shown under the shards in the compact layouts: the
+// focused one, but the feed while the shards have the focus, and never
+// one the mid layout shows in its bottom row.
+func (m Model) midSlot() paneID {
+	slot := m.ctx.Focus
+	if slot == paneShards || (m.lay.mid && (slot == paneEvents || slot == paneProducers)) {
+		slot = paneFeed
+	}
+	return slot
 }
 
 // View draws the screen: header, body, status line, exactly the window's
@@ -473,11 +532,11 @@ func (m Model) View() string {
 	default:
 		b.WriteString(m.shards.View())
 		b.WriteByte('\n')
-		slot := c.Focus
-		if slot == paneShards {
-			slot = paneFeed
+		b.WriteString(m.pane(m.midSlot()).View())
+		if l.mid {
+			b.WriteByte('\n')
+			b.WriteString(joinColumns(m.events.View(), m.producers.View()))
 		}
-		b.WriteString(m.pane(slot).View())
 	}
 	b.WriteByte('\n')
 	b.WriteString(m.status())
@@ -577,11 +636,7 @@ func (m *Model) paneAt(x, y int) (paneID, int, bool) {
 	case y < top+l.topH+l.midH:
 		y0 := top + l.topH
 		if !l.wide {
-			slot := m.ctx.Focus
-			if slot == paneShards {
-				slot = paneFeed
-			}
-			return slot, inside(y0, l.midH), true
+			return m.midSlot(), inside(y0, l.midH), true
 		}
 		if x < l.leftW {
 			return paneFeed, inside(y0, l.midH), true
@@ -590,6 +645,11 @@ func (m *Model) paneAt(x, y int) (paneID, int, bool) {
 			return paneConsumers, inside(y0, l.midH-l.costH), true
 		}
 		return 0, 0, false // the cost box takes no input
+	case l.mid:
+		if x >= l.leftW-l.rightW {
+			return paneProducers, inside(top+l.topH+l.midH, l.evH), true
+		}
+		return paneEvents, inside(top+l.topH+l.midH, l.evH), true
 	case l.wide:
 		if l.wide && x >= l.leftW && len(m.ctx.Around) > 0 {
 			return paneAround, inside(top+l.topH+l.midH, l.evH), true

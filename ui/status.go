@@ -49,6 +49,9 @@ func (m Model) shortKeys() []key.Binding {
 	tail := []key.Binding{withHelp(k.NextPane, "tab", "pane"), withHelp(k.Help, "?", "help"), withHelp(k.Quit, "q", "quit")}
 	var keys []key.Binding
 	switch {
+	case m.feed.form != nil:
+		return []key.Binding{withHelp(k.Up, "↑↓", "iterator type"), withHelp(k.NextPane, "tab", "shard"),
+			withHelp(k.Open, "enter", "read"), withHelp(k.Close, "esc", "cancel")}
 	case m.feed.Editing():
 		return []key.Binding{withHelp(k.Open, "enter", "apply filter"), withHelp(k.Close, "esc", "cancel"),
 			key.NewBinding(key.WithKeys("/"), key.WithHelp("re:… /…/", "regex")),
@@ -61,10 +64,10 @@ func (m Model) shortKeys() []key.Binding {
 	case m.ctx.Focus == paneShards:
 		keys = []key.Binding{withHelp(k.Up, "↑↓", "shard"), withHelp(k.Split, "S", "split"), withHelp(k.Merge, "M", "merge"),
 			withHelp(k.Mode, "m", "mode"), withHelp(k.RetentionUp, "r/R", "retention"), withHelp(k.TimeLapse, "T", "+1h"),
-			withHelp(k.RateUp, "+/-", "rate"), withHelp(k.Pause, "p", "pause"), withHelp(k.Filter, "/", "filter")}
+			withHelp(k.RateUp, "+/-", "rate"), withHelp(k.Pause, "p", "pause"), withHelp(k.Filter, "/", "filter"), withHelp(k.Replay, "i", "replay")}
 	case m.ctx.Focus == paneFeed:
 		keys = []key.Binding{withHelp(k.Up, "↑↓", "scroll"), withHelp(k.Pause, "p", "pause"), withHelp(k.Filter, "/", "filter"),
-			withHelp(k.Open, "enter", "record"), withHelp(k.Copy, "c", "copy"), withHelp(k.Split, "S", "split"), withHelp(k.RateUp, "+/-", "rate")}
+			withHelp(k.Open, "enter", "record"), withHelp(k.Copy, "c", "copy"), withHelp(k.Replay, "i", "replay"), withHelp(k.Split, "S", "split"), withHelp(k.RateUp, "+/-", "rate")}
 	case m.ctx.Focus == paneProducers:
 		keys = []key.Binding{withHelp(k.Up, "↑↓", "producer"), withHelp(k.RateUp, "+/-", "rate"), withHelp(k.Burst, "b", "burst"),
 			withHelp(k.Toggle, "space", "on/off"), withHelp(k.Aggregate, "g", "KPL"), withHelp(k.Skew, "K", "key skew"),

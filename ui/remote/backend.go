@@ -23,6 +23,7 @@ import (
 	"github.com/shardscope/shardscope/engine"
 	"github.com/shardscope/shardscope/producers"
 	"github.com/shardscope/shardscope/ui"
+	"golang.org/x/time/rate"
 )
 
 // ShardReadsPerSecond is the service's GetRecords limit per shard, shared
@@ -116,6 +117,7 @@ type Backend struct {
 	efoSettled bool
 	confirm    map[string]time.Time
 	lastThrot  map[string]time.Time
+	budgets    map[string]*rate.Limiter // per shard, shared with replays
 }
 
 var _ ui.Backend = (*Backend)(nil)
@@ -661,6 +663,9 @@ func (b *Backend) poll(st *shardState) {
 			}
 		}
 		if d := time.Until(next); d > 0 && !sleepCtx(ctx, d) {
+			return
+		}
+		if b.budget(st.id).Wait(ctx) != nil {
 			return
 		}
 		next = time.Now().Add(b.cfg.ReadInterval)
